@@ -1,0 +1,111 @@
+/*
+ * buf.c - capped growable buffer.
+ */
+#include "core/buf.h"
+
+#include "core/err.h"
+#include "core/mem.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BUF_DEFAULT_MAX ((size_t)64 * 1024 * 1024)
+
+void buf_init(struct buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max ? max : BUF_DEFAULT_MAX;
+    b->failed = false;
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+/* Make room for extra bytes plus a NUL; false (and failed) when over max. */
+static bool reserve(struct buf *b, size_t extra)
+{
+    if (b->failed)
+        return false;
+    if (extra > b->max - b->len) {
+        b->failed = true;
+        return false;
+    }
+    size_t need = b->len + extra + 1;
+    if (need > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < need)
+            cap *= 2;
+        b->data = xrealloc(b->data, cap);
+        b->cap = cap;
+    }
+    return true;
+}
+
+void buf_put(struct buf *b, const void *data, size_t len)
+{
+    if (!reserve(b, len))
+        return;
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void buf_puts(struct buf *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
+
+void buf_putc(struct buf *b, char c)
+{
+    buf_put(b, &c, 1);
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+int buf_error(const struct buf *b)
+{
+    return b->failed ? ERR_TOOBIG : 0;
+}
+
+const char *buf_cstr(struct buf *b)
+{
+    return b->data ? b->data : "";
+}
+
+char *buf_steal(struct buf *b, size_t *len)
+{
+    char *p = b->data ? b->data : xstrdup("");
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
