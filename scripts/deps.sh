@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
     build-essential pkg-config
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev
-    libutf8proc-dev libstemmer-dev libcmocka-dev
+    libutf8proc-dev libstemmer-dev liblinear-dev libcmocka-dev tzdata
     nodejs npm chromium
 )
 
