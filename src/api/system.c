@@ -1,0 +1,119 @@
+/*
+ * system.c - health, Prometheus metrics, and the small read-only
+ * catalogue endpoints (stores, users, vocabulary, settings).
+ */
+#include "api/api.h"
+
+#include "core/clock.h"
+#include "core/metrics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int api_healthz(struct http_request *req, struct http_response *resp)
+{
+    struct db *r = store_reader(req->app->store);
+    sqlite3_stmt *st = db_stmt(r, "SELECT 1");
+    int rc = db_step(r, st, &req->err);
+    sqlite3_reset(st);
+    store_reader_done(req->app->store, r);
+    if (rc != 1)
+        return err_set(&req->err, ERR_UNAVAILABLE, "", "the database does not answer");
+    http_reply_json(resp, 200,
+                    json_pack("{s:s, s:I, s:I}", "status", "ok", "uptime_s",
+                              (json_int_t)((clock_now_ms() - req->app->started_at_ms) / 1000),
+                              "writer_queue", (json_int_t)store_queue_depth(req->app->store)));
+    return 0;
+}
+
+int api_metrics(struct http_request *req, struct http_response *resp)
+{
+    struct buf *b = &resp->body;
+    buf_puts(b, "# HELP otklik_requests_created_total Requests created by intake, by channel.\n"
+                "# TYPE otklik_requests_created_total counter\n");
+    for (int i = 0; model_channels[i] && i < METRIC_MAX_CHANNELS; i++)
+        buf_printf(b, "otklik_requests_created_total{channel=\"%s\"} %llu\n", model_channels[i],
+                   (unsigned long long)atomic_load(&metric_requests_created[i]));
+    buf_printf(b,
+               "# HELP otklik_requests_deduplicated_total Deliveries recognised as repeats.\n"
+               "# TYPE otklik_requests_deduplicated_total counter\n"
+               "otklik_requests_deduplicated_total %llu\n",
+               (unsigned long long)atomic_load(&metric_requests_deduplicated));
+    buf_puts(b, "# HELP otklik_http_responses_total HTTP responses by status class.\n"
+                "# TYPE otklik_http_responses_total counter\n");
+    for (int c = 1; c <= 5; c++)
+        buf_printf(b, "otklik_http_responses_total{class=\"%dxx\"} %llu\n", c,
+                   (unsigned long long)atomic_load(&metric_http_responses[c]));
+    histogram_write(b, "otklik_http_request_duration_seconds", "Time to handle an HTTP request.",
+                    &metric_http_seconds);
+    histogram_write(b, "otklik_commit_duration_seconds",
+                    "Time of one group commit, from BEGIN to durable.", &metric_commit_seconds);
+    buf_printf(b,
+               "# HELP otklik_writer_queue_depth Write jobs waiting for the writer.\n"
+               "# TYPE otklik_writer_queue_depth gauge\notklik_writer_queue_depth %d\n"
+               "# HELP otklik_stream_clients Open live-stream connections.\n"
+               "# TYPE otklik_stream_clients gauge\notklik_stream_clients %lld\n",
+               store_queue_depth(req->app->store), (long long)atomic_load(&metric_sse_clients));
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return 0;
+}
+
+int api_stores_list(struct http_request *req, struct http_response *resp)
+{
+    json_t *o;
+    struct db *r = store_reader(req->app->store);
+    int rc = store_stores_list(r, &o, &req->err);
+    store_reader_done(req->app->store, r);
+    if (rc == 0)
+        http_reply_json(resp, 200, json_pack("{s:o}", "items", o));
+    return rc;
+}
+
+int api_users_list(struct http_request *req, struct http_response *resp)
+{
+    json_t *o;
+    struct db *r = store_reader(req->app->store);
+    int rc = store_users_list(r, &o, &req->err);
+    store_reader_done(req->app->store, r);
+    if (rc == 0)
+        http_reply_json(resp, 200, json_pack("{s:o}", "items", o));
+    return rc;
+}
+
+static json_t *list_json(const char *const *list)
+{
+    json_t *a = json_array();
+    for (int i = 0; list[i]; i++)
+        json_array_append_new(a, json_string(list[i]));
+    return a;
+}
+
+int api_vocabulary(struct http_request *req, struct http_response *resp)
+{
+    (void)req;
+    http_reply_json(resp, 200,
+                    json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "channels",
+                              list_json(model_channels), "kinds", list_json(model_kinds),
+                              "statuses", list_json(model_statuses), "priorities",
+                              list_json(model_priorities), "topics", list_json(model_topics),
+                              "sentiments", list_json(model_sentiments), "order_statuses",
+                              list_json(model_order_statuses)));
+    return 0;
+}
+
+int api_settings_get(struct http_request *req, struct http_response *resp)
+{
+    const struct config *c = req->app->cfg;
+    http_reply_json(
+        resp, 200,
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b}", "listen",
+                  c->listen, "db", c->db, "log_level", c->log_level, "models_dir", c->models_dir,
+                  "max_body_bytes", (json_int_t)c->max_body_bytes, "import_max_bytes",
+                  (json_int_t)c->import_max_bytes, "max_connections",
+                  (json_int_t)c->max_connections, "readers", (json_int_t)c->readers,
+                  "session_ttl_s", (json_int_t)c->session_ttl_s, "cookie_secure",
+                  c->cookie_secure, "topic_model", req->app->topic != NULL, "sentiment_model",
+                  req->app->sentiment != NULL));
+    return 0;
+}

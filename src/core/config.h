@@ -1,0 +1,51 @@
+/*
+ * config.h - the one table of configuration options.
+ *
+ * Each option has a name, a type, a default, bounds and a help line.  Values
+ * come, in increasing precedence, from the defaults, a config file
+ * (`name = value` lines, # comments), the environment (OTKLIK_<NAME>) and
+ * command-line flags (--name value).  Unknown names are errors.  The
+ * documented example file is generated from the table (`otklik config example`).
+ */
+#ifndef OTKLIK_CONFIG_H
+#define OTKLIK_CONFIG_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+    char listen[128];         /* HOST:PORT to serve on; port 0 picks a free port */
+    char db[512];             /* SQLite database file */
+    char log_level[8];        /* debug, info, warn, error */
+    char models_dir[512];     /* directory with topic.bin and sentiment.bin */
+    int64_t max_body_bytes;   /* request body limit for the API */
+    int64_t import_max_bytes; /* body limit for POST /api/v1/import */
+    int64_t max_connections;  /* open HTTP connections at most */
+    int64_t readers;          /* read connections to the database */
+    int64_t session_ttl_s;    /* how long a login lasts */
+    int64_t login_attempts_per_min; /* failed logins per client address before 429 */
+    bool cookie_secure;       /* mark cookies Secure (behind HTTPS) */
+};
+
+/* Fill c with the defaults. */
+void config_defaults(struct config *c);
+
+/* Set option name from text; ERR_INVALID for unknown names or bad values (details in err). */
+int config_set(struct config *c, const char *name, const char *value, struct err_info *err);
+
+/* Read a config file; errors name the line. */
+int config_load_file(struct config *c, const char *path, struct err_info *err);
+
+/* Apply OTKLIK_* environment variables. */
+int config_load_env(struct config *c, struct err_info *err);
+
+/* True when name is an option (for flag parsing). */
+bool config_has(const char *name);
+
+/* Write the documented example config file. */
+void config_write_example(FILE *out);
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * auth.c - who is calling: API tokens (Authorization: Bearer), browser
+ * sessions (HttpOnly cookie) with a CSRF token for unsafe methods, a short
+ * cache of resolved principals so hot endpoints skip the database, and the
+ * failed-login limiter.
+ */
+#include "http/http_int.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define AUTH_CACHE 4096
+#define AUTH_CACHE_TTL_MS 10000 /* a revoked token stops working within this time at worst */
+
+struct auth_entry {
+    unsigned char hash[32];
+    struct principal who;
+    int64_t expires_ms;
+};
+
+static struct auth_entry cache[AUTH_CACHE];
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+#define LIMIT_SLOTS 1024
+struct limit_slot {
+    char addr[48];
+    int64_t window_start_ms;
+    int failures;
+};
+static struct limit_slot limits[LIMIT_SLOTS];
+static pthread_mutex_t limit_mu = PTHREAD_MUTEX_INITIALIZER;
+static int limit_per_min = 20;
+
+void http_auth_init(const struct http_options *opt)
+{
+    if (sodium_init() < 0) {
+        log_error("libsodium failed to initialise");
+        abort();
+    }
+    limit_per_min = opt->login_attempts_per_min > 0 ? opt->login_attempts_per_min : 20;
+}
+
+void http_token_hash(const char *token, unsigned char out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)token, strlen(token), NULL, 0);
+}
+
+static size_t slot_of(const unsigned char hash[32])
+{
+    return ((size_t)hash[0] | (size_t)hash[1] << 8) % AUTH_CACHE;
+}
+
+static bool cache_get(const unsigned char hash[32], struct principal *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&cache_mu);
+    struct auth_entry *e = &cache[slot_of(hash)];
+    if (e->expires_ms > clock_now_ms() && sodium_memcmp(e->hash, hash, 32) == 0) {
+        *out = e->who;
+        out->scope.region = out->region;
+        hit = true;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return hit;
+}
+
+static void cache_put(const unsigned char hash[32], const struct principal *who)
+{
+    pthread_mutex_lock(&cache_mu);
+    struct auth_entry *e = &cache[slot_of(hash)];
+    memcpy(e->hash, hash, 32);
+    e->who = *who;
+    e->expires_ms = clock_now_ms() + AUTH_CACHE_TTL_MS;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+void http_auth_forget(const unsigned char hash[32])
+{
+    pthread_mutex_lock(&cache_mu);
+    struct auth_entry *e = &cache[slot_of(hash)];
+    if (memcmp(e->hash, hash, 32) == 0)
+        e->expires_ms = 0;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+static bool is_unsafe(const char *method)
+{
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+           strcmp(method, "OPTIONS") != 0;
+}
+
+int http_authenticate(struct http_request *req)
+{
+    unsigned char hash[32];
+    const char *authz = http_header(req, "Authorization");
+    int rc;
+    if (authz != NULL) {
+        if (strncasecmp(authz, "Bearer ", 7) != 0 || authz[7] == '\0')
+            return err_set(&req->err, ERR_UNAUTHORIZED, "",
+                           "Authorization must be 'Bearer <API token>'");
+        http_token_hash(authz + 7, hash);
+        if (!cache_get(hash, &req->who)) {
+            struct db *r = store_reader(req->srv_store);
+            rc = store_principal_by_token(r, hash, &req->who, &req->err);
+            store_reader_done(req->srv_store, r);
+            if (rc != 0)
+                return rc;
+            cache_put(hash, &req->who);
+        }
+        req->is_authenticated = true;
+        return 0;
+    }
+    const char *cookie = http_cookie(req, "otklik_session");
+    if (cookie == NULL)
+        return err_set(&req->err, ERR_UNAUTHORIZED, "", "log in or send an API token");
+    http_token_hash(cookie, hash);
+    if (!cache_get(hash, &req->who)) {
+        struct db *r = store_reader(req->srv_store);
+        rc = store_principal_by_session(r, hash, clock_now_ms(), &req->who, &req->err);
+        store_reader_done(req->srv_store, r);
+        if (rc != 0)
+            return rc;
+        cache_put(hash, &req->who);
+    }
+    /* Cookies ride along on cross-site requests; the CSRF token does not. */
+    if (is_unsafe(req->method)) {
+        const char *csrf = http_header(req, "X-CSRF-Token");
+        size_t n = strlen(req->who.csrf);
+        if (csrf == NULL || strlen(csrf) != n || n == 0 ||
+            sodium_memcmp(csrf, req->who.csrf, n) != 0)
+            return err_set(&req->err, ERR_CSRF, "",
+                           "missing or wrong X-CSRF-Token header for this session");
+    }
+    req->is_authenticated = true;
+    return 0;
+}
+
+bool http_login_limited(struct http_request *req, bool record_failure)
+{
+    char addr[48];
+    http_client_addr(req, addr, sizeof addr);
+    unsigned h = 5381;
+    for (const char *p = addr; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    int64_t now = clock_now_ms();
+    pthread_mutex_lock(&limit_mu);
+    struct limit_slot *s = &limits[h % LIMIT_SLOTS];
+    if (strcmp(s->addr, addr) != 0 || now - s->window_start_ms > 60000) {
+        snprintf(s->addr, sizeof s->addr, "%s", addr);
+        s->window_start_ms = now;
+        s->failures = 0;
+    }
+    if (record_failure)
+        s->failures++;
+    bool limited = s->failures >= limit_per_min;
+    pthread_mutex_unlock(&limit_mu);
+    return limited;
+}

@@ -1,0 +1,131 @@
+/*
+ * http.h - the HTTP server: libmicrohttpd with a thread per connection
+ * (so a handler may block on the group commit or on the live stream), a
+ * route table, capped request bodies, one place that renders errors, and
+ * authentication by API token or session cookie with CSRF protection.
+ *
+ * A handler gets the parsed request and fills the response; it returns 0
+ * or an ERR_* code with details in req->err, and the server renders the
+ * error body {"error": {"code", "message", "field"}} with the table's status.
+ */
+#ifndef OTKLIK_HTTP_H
+#define OTKLIK_HTTP_H
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct MHD_Connection;
+struct app;
+
+struct http_request {
+    struct MHD_Connection *conn;
+    struct app *app;
+    const char *method;
+    const char *path;
+    const char *params[4];     /* path parameters, in pattern order ({id}) */
+    struct buf body;           /* the request body (capped) */
+    bool is_body_too_big;
+    struct arena arena;        /* per-request memory */
+    struct principal who;      /* valid when is_authenticated */
+    bool is_authenticated;
+    struct err_info err;
+    uint64_t id;               /* request id for logs and X-Request-Id */
+    uint64_t start_ns;
+    const struct route *route;
+    struct http_server *srv;
+    struct store *srv_store;    /* the server's store (for authentication) */
+    bool route_method_mismatch; /* the path exists under another method */
+    bool is_responded;
+};
+
+/* A streaming body: called for more bytes; returns bytes written, 0 is not allowed,
+ * -1 ends the stream.  May block (thread per connection). */
+typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
+
+struct http_response {
+    int status;
+    struct buf body;
+    const char *content_type;
+    char *headers[6][2]; /* extra headers (name, value), arena strings */
+    int n_headers;
+    http_stream_fn stream;
+    void *stream_ctx;
+    void (*stream_free)(void *ctx);
+};
+
+typedef int (*http_handler)(struct http_request *req, struct http_response *resp);
+
+struct route {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v1/requests/{id}" */
+    http_handler fn;
+    unsigned perm;       /* enum perm bits required; 0 means public */
+    size_t max_body;     /* body limit, 0: the configured default */
+};
+
+struct http_options {
+    struct store *store;     /* for authentication */
+    const char *listen;      /* "HOST:PORT" */
+    size_t max_body;         /* default body limit, bytes */
+    unsigned max_connections;
+    int64_t session_ttl_s;
+    bool cookie_secure;
+    int login_attempts_per_min;
+};
+
+struct http_server;
+
+/*
+ * Bind and start serving the route table (terminated by fn NULL).  The
+ * bound address is written to bound (e.g. "127.0.0.1:38121").
+ */
+int http_start(const struct route *routes, struct app *app, const struct http_options *opt,
+               struct http_server **out, char *bound, size_t bound_cap, struct err_info *err);
+
+/* Stop accepting, finish open requests, free. */
+void http_stop(struct http_server *srv);
+
+/* ---- helpers for handlers ---------------------------------------------- */
+
+/* Query argument, or NULL. */
+const char *http_query(struct http_request *req, const char *name);
+/* Request header, or NULL. */
+const char *http_header(struct http_request *req, const char *name);
+/* Cookie value, or NULL. */
+const char *http_cookie(struct http_request *req, const char *name);
+/* Client address as text (for rate limits and logs). */
+void http_client_addr(struct http_request *req, char *out, size_t cap);
+
+/* Parse the body as one JSON value (object or array); ERR_INVALID / ERR_MEDIA_TYPE otherwise. */
+int http_json_body(struct http_request *req, json_t **out);
+
+/* Path parameter i as a positive id; ERR_NOTFOUND when not a number. */
+int http_param_id(struct http_request *req, int i, int64_t *out);
+
+/* Set a JSON body (takes the reference to v) and status. */
+void http_reply_json(struct http_response *resp, int status, json_t *v);
+
+/* Add a response header (copied into the request arena). */
+void http_add_header(struct http_request *req, struct http_response *resp, const char *name,
+                     const char *value);
+
+/* Options the server runs with (session ttl, cookie flags). */
+const struct http_options *http_options_of(struct http_request *req);
+
+/* Forget cached credentials for this token/session hash (logout, revoke). */
+void http_auth_forget(const unsigned char hash[32]);
+
+/* BLAKE2b-256 of a secret token, the form in which tokens are stored. */
+void http_token_hash(const char *token, unsigned char out[32]);
+
+/* Count a failed login from this client; true when over the limit. */
+bool http_login_limited(struct http_request *req, bool record_failure);
+
+#endif

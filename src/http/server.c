@@ -1,0 +1,455 @@
+/*
+ * server.c - libmicrohttpd glue: listening socket, the access handler that
+ * collects a capped body, routes, authenticates and calls the handler, and
+ * the one renderer of error bodies.
+ *
+ * MHD runs a thread per connection.  That lets handlers block on the
+ * writer's group commit (many connections waiting at once is what makes the
+ * batches large) and lets the live stream wait on the event hub.
+ */
+#include "http/http_int.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "http/assets.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct http_server {
+    struct MHD_Daemon *d;
+    int fd;
+    const struct route *routes;
+    struct app *app;
+    struct http_options opt;
+};
+
+static _Atomic uint64_t next_request_id;
+
+const struct http_options *http_options_of(struct http_request *req)
+{
+    return &req->srv->opt;
+}
+
+/* Match path against pattern, capturing {x} segments into params. */
+static bool match(const char *pattern, const char *path, const char **params, struct arena *a)
+{
+    int n = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p == '{') {
+            const char *end = strchr(s, '/');
+            size_t len = end ? (size_t)(end - s) : strlen(s);
+            if (len == 0 || n >= 4)
+                return false;
+            params[n++] = arena_strndup(a, s, len);
+            s += len;
+            p = strchr(p, '}') + 1;
+            continue;
+        }
+        if (*p != *s)
+            return false;
+        p++;
+        s++;
+    }
+    return *p == '\0' && *s == '\0';
+}
+
+/* Find the route; *method_mismatch when the path exists under another method. */
+static const struct route *route_find(struct http_server *srv, struct http_request *req,
+                                      bool *method_mismatch)
+{
+    *method_mismatch = false;
+    for (const struct route *r = srv->routes; r->fn != NULL; r++) {
+        const char *params[4] = {0};
+        if (!match(r->pattern, req->path, params, &req->arena))
+            continue;
+        if (strcmp(r->method, req->method) != 0) {
+            *method_mismatch = true;
+            continue;
+        }
+        memcpy(req->params, params, sizeof params);
+        return r;
+    }
+    return NULL;
+}
+
+void http_reply_json(struct http_response *resp, int status, json_t *v)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    buf_reset(&resp->body);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII * 0);
+    buf_puts(&resp->body, text ? text : "null");
+    buf_putc(&resp->body, '\n');
+    free(text);
+    json_decref(v);
+}
+
+void http_add_header(struct http_request *req, struct http_response *resp, const char *name,
+                     const char *value)
+{
+    if (resp->n_headers >= 6)
+        return;
+    resp->headers[resp->n_headers][0] = arena_strdup(&req->arena, name);
+    resp->headers[resp->n_headers][1] = arena_strdup(&req->arena, value);
+    resp->n_headers++;
+}
+
+/* The one place error bodies are written. */
+static void render_error(struct http_request *req, struct http_response *resp, int code)
+{
+    if (req->err.code == 0)
+        err_set(&req->err, code, "", "%s", err_str(code));
+    json_t *e = json_pack("{s:s, s:s}", "code", err_str(code), "message", req->err.message);
+    if (req->err.field[0])
+        json_object_set_new(e, "field", json_string(req->err.field));
+    else
+        json_object_set_new(e, "field", json_null());
+    resp->stream = NULL;
+    http_reply_json(resp, err_http_status(code), json_pack("{s:o}", "error", e));
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, struct http_request *req,
+                             struct http_response *resp)
+{
+    struct MHD_Response *r;
+    if (resp->stream) {
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8192,
+                                              (MHD_ContentReaderCallback)http_stream_adapter,
+                                              http_stream_box(resp), http_stream_box_free);
+    } else {
+        size_t len;
+        char *data = buf_steal(&resp->body, &len);
+        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    }
+    if (r == NULL)
+        return MHD_NO;
+    if (resp->content_type)
+        MHD_add_response_header(r, "Content-Type", resp->content_type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "same-origin");
+    if (strncmp(req->path, "/api/", 5) == 0)
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+    char rid[24];
+    snprintf(rid, sizeof rid, "%llu", (unsigned long long)req->id);
+    MHD_add_response_header(r, "X-Request-Id", rid);
+    for (int i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->headers[i][0], resp->headers[i][1]);
+    enum MHD_Result ok = MHD_queue_response(conn, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    int cls = resp->status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add_explicit(&metric_http_responses[cls], 1, memory_order_relaxed);
+    if (resp->status >= 500)
+        log_warn("http status=%d method=%s path=%s code=%s msg=\"%s\"", resp->status, req->method,
+                 req->path, err_str(req->err.code), req->err.message);
+    else
+        log_debug("http status=%d method=%s path=%s", resp->status, req->method, req->path);
+    return ok;
+}
+
+static void serve_asset(struct http_request *req, struct http_response *resp,
+                        const struct asset *a)
+{
+    resp->status = 200;
+    resp->content_type = a->content_type;
+    buf_put(&resp->body, a->data, (size_t)a->size);
+    if (strstr(a->content_type, "text/html"))
+        http_add_header(req, resp, "Content-Security-Policy",
+                        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+}
+
+static void dispatch(struct http_server *srv, struct http_request *req,
+                     struct http_response *resp)
+{
+    (void)srv;
+    int rc;
+    if (req->route == NULL) {
+        const struct asset *a = strcmp(req->method, "GET") == 0 ? asset_find(req->path) : NULL;
+        if (a != NULL) {
+            serve_asset(req, resp, a);
+            return;
+        }
+        render_error(req, resp,
+                     err_set(&req->err, req->route_method_mismatch ? ERR_METHOD : ERR_NOTFOUND,
+                             "", req->route_method_mismatch ? "method %s not allowed here"
+                                                            : "no such resource: %s",
+                             req->route_method_mismatch ? req->method : req->path));
+        return;
+    }
+    if (req->is_body_too_big) {
+        render_error(req, resp,
+                     err_set(&req->err, ERR_TOOBIG, "", "the request body is larger than %zu bytes",
+                             req->body.max));
+        return;
+    }
+    if (req->route->perm != 0) {
+        if ((rc = http_authenticate(req)) != 0) {
+            render_error(req, resp, rc);
+            return;
+        }
+        if ((req->who.perms & req->route->perm) != req->route->perm) {
+            render_error(req, resp,
+                         err_set(&req->err, ERR_FORBIDDEN, "", "role %s may not do this",
+                                 req->who.role));
+            return;
+        }
+    }
+    resp->status = 200;
+    rc = req->route->fn(req, resp);
+    if (rc != 0)
+        render_error(req, resp, rc);
+    else if (buf_error(&resp->body) != 0)
+        render_error(req, resp,
+                     err_set(&req->err, ERR_TOOBIG, "", "the response is too large"));
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    struct http_server *srv = cls;
+    struct http_request *req = *con_cls;
+    if (req == NULL) {
+        req = xcalloc(1, sizeof *req);
+        req->srv = srv;
+        req->conn = conn;
+        req->app = srv->app;
+        req->srv_store = srv->opt.store;
+        req->start_ns = clock_mono_ns();
+        req->id = atomic_fetch_add(&next_request_id, 1) + 1;
+        arena_init(&req->arena, 0);
+        req->method = arena_strdup(&req->arena, method);
+        req->path = arena_strdup(&req->arena, url);
+        req->route = route_find(srv, req, &req->route_method_mismatch);
+        size_t max = req->route && req->route->max_body ? req->route->max_body : srv->opt.max_body;
+        buf_init(&req->body, max);
+        *con_cls = req;
+        /* Refuse an announced oversized body before reading it. */
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl != NULL && strtoull(cl, NULL, 10) > max) {
+            req->is_body_too_big = true;
+            struct http_response resp = {0};
+            buf_init(&resp.body, 0);
+            log_set_request_id(req->id);
+            dispatch(srv, req, &resp);
+            enum MHD_Result r = queue(conn, req, &resp);
+            buf_free(&resp.body);
+            req->is_responded = true;
+            return r;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        if (!req->is_responded && !req->is_body_too_big) {
+            buf_put(&req->body, upload_data, *upload_data_size);
+            if (buf_error(&req->body) != 0)
+                req->is_body_too_big = true;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->is_responded)
+        return MHD_YES;
+    log_set_request_id(req->id);
+    struct http_response resp = {0};
+    buf_init(&resp.body, 256 * 1024 * 1024);
+    dispatch(srv, req, &resp);
+    enum MHD_Result r = queue(conn, req, &resp);
+    buf_free(&resp.body);
+    req->is_responded = true;
+    log_set_request_id(0);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct http_request *req = *con_cls;
+    if (req == NULL)
+        return;
+    histogram_observe_ns(&metric_http_seconds, clock_mono_ns() - req->start_ns);
+    buf_free(&req->body);
+    arena_free(&req->arena);
+    free(req);
+    *con_cls = NULL;
+}
+
+/* Parse "HOST:PORT" or "[V6]:PORT" into a bound, listening socket. */
+static int listen_on(const char *spec, int *out_fd, char *bound, size_t cap, struct err_info *err)
+{
+    char host[128];
+    const char *colon = strrchr(spec, ':');
+    if (colon == NULL || colon == spec || (size_t)(colon - spec) >= sizeof host)
+        return err_set(err, ERR_INVALID, "listen", "listen must be HOST:PORT, not '%s'", spec);
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    int64_t port;
+    if (str_to_i64(str_from(colon + 1), 0, 65535, &port) != 0)
+        return err_set(err, ERR_INVALID, "listen", "bad port in '%s'", spec);
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    int family;
+    if (host[0] == '[') {
+        size_t n = strlen(host);
+        if (n < 3 || host[n - 1] != ']')
+            return err_set(err, ERR_INVALID, "listen", "bad IPv6 address in '%s'", spec);
+        host[n - 1] = '\0';
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+            return err_set(err, ERR_INVALID, "listen", "bad IPv6 address in '%s'", spec);
+        len = sizeof *a6;
+        family = AF_INET6;
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        if (strcmp(host, "localhost") == 0)
+            memcpy(host, "127.0.0.1", 10);
+        if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+            return err_set(err, ERR_INVALID, "listen", "bad IPv4 address in '%s'", spec);
+        len = sizeof *a4;
+        family = AF_INET;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return err_set(err, ERR_IO, "listen", "socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        close(fd);
+        return err_set(err, ERR_IO, "listen", "cannot listen on %s: %s", spec, strerror(e));
+    }
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    char addr[64];
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a6->sin6_addr, addr, sizeof addr);
+        snprintf(bound, cap, "[%s]:%u", addr, ntohs(a6->sin6_port));
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a4->sin_addr, addr, sizeof addr);
+        snprintf(bound, cap, "%s:%u", addr, ntohs(a4->sin_port));
+    }
+    *out_fd = fd;
+    return 0;
+}
+
+int http_start(const struct route *routes, struct app *app, const struct http_options *opt,
+               struct http_server **out, char *bound, size_t bound_cap, struct err_info *err)
+{
+    struct http_server *srv = xcalloc(1, sizeof *srv);
+    srv->routes = routes;
+    srv->app = app;
+    srv->opt = *opt;
+    int rc = listen_on(opt->listen, &srv->fd, bound, bound_cap, err);
+    if (rc != 0) {
+        free(srv);
+        return rc;
+    }
+    http_auth_init(opt);
+    srv->d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        opt->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)2 * 1024 * 1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+    if (srv->d == NULL) {
+        close(srv->fd);
+        free(srv);
+        return err_set(err, ERR_IO, "listen", "cannot start the HTTP server");
+    }
+    *out = srv;
+    return 0;
+}
+
+void http_stop(struct http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    MHD_stop_daemon(srv->d);
+    close(srv->fd);
+    free(srv);
+}
+
+const char *http_query(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_cookie(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
+void http_client_addr(struct http_request *req, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+int http_json_body(struct http_request *req, json_t **out)
+{
+    const char *ct = http_header(req, "Content-Type");
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+        return err_set(&req->err, ERR_MEDIA_TYPE, "",
+                       "the body must be JSON (Content-Type: application/json)");
+    if (req->body.len == 0)
+        return err_set(&req->err, ERR_INVALID, "", "the request body is empty");
+    json_error_t je;
+    json_t *v = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (v == NULL) {
+        if (json_error_code(&je) == json_error_invalid_utf8)
+            return err_set(&req->err, ERR_INVALID, "", "the body is not valid UTF-8 (at byte %d)",
+                           je.position);
+        return err_set(&req->err, ERR_INVALID, "", "malformed JSON at line %d column %d: %s",
+                       je.line, je.column, je.text);
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return err_set(&req->err, ERR_INVALID, "", "the body must be a JSON object");
+    }
+    *out = v;
+    return 0;
+}
+
+int http_param_id(struct http_request *req, int i, int64_t *out)
+{
+    const char *s = req->params[i];
+    if (s == NULL || str_to_i64(str_from(s), 1, INT64_MAX, out) != 0)
+        return err_set(&req->err, ERR_NOTFOUND, "id", "'%s' is not an id", s ? s : "");
+    return 0;
+}

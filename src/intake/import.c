@@ -1,0 +1,388 @@
+/*
+ * import.c - the NDJSON importer.
+ *
+ * Each line is parsed and validated into an item in the importer's arena.
+ * When a batch is full (IMPORT_BATCH items) it is handed to the writer as
+ * one job; inside it each item runs in its own savepoint, so a line that
+ * fails at write time (a duplicate purchase id, a balance going negative)
+ * is rolled back alone and reported, and the rest of the batch commits.
+ */
+#include "intake/import.h"
+
+#include "core/mem.h"
+#include "core/str.h"
+#include "intake/intake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IMPORT_BATCH 4000
+
+enum item_type { IT_DEPARTMENT, IT_STORE, IT_CUSTOMER, IT_ORDER, IT_PURCHASE, IT_BONUS,
+                 IT_REQUEST, IT_COUNT };
+static const char *const type_names[] = {"department", "store",  "customer", "order",
+                                         "purchase",   "bonus",  "request",  NULL};
+
+struct order_item {
+    struct order_event_in base;          /* order, customer, store, total, promised */
+    struct order_event_in *steps;        /* history, then the final status */
+    size_t n_steps;
+};
+
+struct item {
+    enum item_type type;
+    int64_t line;
+    union {
+        struct {
+            const char *code, *name;
+        } department;
+        struct store_in store;
+        struct customer_in customer;
+        struct order_item order;
+        struct purchase_in purchase;
+        struct bonus_in bonus;
+        struct request_in request;
+    } u;
+};
+
+struct importer {
+    struct store *store;
+    const char *actor;
+    struct arena arena; /* items of the current batch */
+    struct item *items;
+    size_t n_items, cap_items;
+    int64_t line;
+    int64_t accepted[IT_COUNT];
+    int64_t rejected_count;
+    json_t *rejected;
+};
+
+struct importer *importer_new(struct store *s, const char *actor)
+{
+    struct importer *im = xcalloc(1, sizeof *im);
+    im->store = s;
+    im->actor = actor ? xstrdup(actor) : NULL;
+    arena_init(&im->arena, 1 << 20);
+    im->rejected = json_array();
+    return im;
+}
+
+void importer_free(struct importer *im)
+{
+    if (im == NULL)
+        return;
+    arena_free(&im->arena);
+    free(im->items);
+    json_decref(im->rejected);
+    free((char *)im->actor);
+    free(im);
+}
+
+static void reject(struct importer *im, int64_t line, const struct err_info *e)
+{
+    im->rejected_count++;
+    if (json_array_size(im->rejected) >= IMPORT_MAX_REJECTED)
+        return;
+    json_t *err = json_pack("{s:s, s:s}", "code", err_str(e->code), "message", e->message);
+    json_object_set_new(err, "field", e->field[0] ? json_string(e->field) : json_null());
+    json_array_append_new(im->rejected, json_pack("{s:I, s:o}", "line", (json_int_t)line,
+                                                  "error", err));
+}
+
+static int parse_order(json_t *o, struct arena *a, struct order_item *it, const char *actor,
+                       struct err_info *err)
+{
+    struct order_event_in *b = &it->base;
+    memset(it, 0, sizeof *it);
+    b->total_kop = -1;
+    int64_t created = 0;
+    int rc;
+    if ((rc = intake_req_string(o, "id", 128, a, &b->order_ref, err)) ||
+        (rc = intake_opt_enum(o, "status", model_order_statuses, &b->status, err)) ||
+        (rc = intake_opt_string(o, "store", 64, a, &b->store_code, err)) ||
+        (rc = intake_opt_money(o, "total", &b->total_kop, err)) ||
+        (rc = intake_opt_time(o, "created_at", &created, err)) ||
+        (rc = intake_opt_time(o, "promised_at", &b->promised_at_ms, err)) ||
+        (rc = intake_customer_parse(json_object_get(o, "customer"), "customer", a, &b->customer,
+                                    err)))
+        return rc;
+    if (b->status == NULL)
+        return err_set(err, ERR_INVALID, "status", "status is required");
+    json_t *hist = json_object_get(o, "history");
+    size_t n = hist && json_is_array(hist) ? json_array_size(hist) : 0;
+    if (hist && !json_is_null(hist) && (!json_is_array(hist) || n > 100))
+        return err_set(err, ERR_INVALID, "history", "history must be an array of at most 100");
+    it->steps = arena_alloc(a, (n + 1) * sizeof *it->steps);
+    for (size_t i = 0; i < n; i++) {
+        json_t *h = json_array_get(hist, i);
+        struct order_event_in *s = &it->steps[it->n_steps];
+        *s = *b;
+        s->promised_at_ms = i == 0 ? b->promised_at_ms : 0;
+        s->status = NULL;
+        s->note = NULL;
+        if (!json_is_object(h))
+            return err_set(err, ERR_INVALID, "history", "each history entry is an object");
+        if ((rc = intake_opt_enum(h, "status", model_order_statuses, &s->status, err)) ||
+            (rc = intake_opt_time(h, "at", &s->at_ms, err)) ||
+            (rc = intake_opt_string(h, "note", 2000, a, &s->note, err)))
+            return rc;
+        if (s->status == NULL)
+            return err_set(err, ERR_INVALID, "history", "history entries need a status");
+        s->actor = actor;
+        it->n_steps++;
+    }
+    /* The final status is a step of its own unless the history ends with it. */
+    if (it->n_steps == 0 || strcmp(it->steps[it->n_steps - 1].status, b->status) != 0) {
+        struct order_event_in *s = &it->steps[it->n_steps++];
+        *s = *b;
+        s->at_ms = it->n_steps == 1 ? created : 0;
+        s->actor = actor;
+    }
+    return 0;
+}
+
+static int parse_item(struct importer *im, json_t *o, struct item *it, struct err_info *err)
+{
+    struct arena *a = &im->arena;
+    const char *type = NULL;
+    int rc = intake_opt_enum(o, "type", type_names, &type, err);
+    if (rc != 0)
+        return rc;
+    if (type == NULL)
+        return err_set(err, ERR_INVALID, "type", "type is required (one of: customer, order, "
+                                                 "purchase, bonus, request, store, department)");
+    it->type = (enum item_type)model_find(type_names, type);
+    switch (it->type) {
+    case IT_DEPARTMENT:
+        if ((rc = intake_req_string(o, "code", 64, a, &it->u.department.code, err)) ||
+            (rc = intake_req_string(o, "name", 200, a, &it->u.department.name, err)))
+            return rc;
+        return 0;
+    case IT_STORE: {
+        struct store_in *s = &it->u.store;
+        if ((rc = intake_req_string(o, "code", 64, a, &s->code, err)) ||
+            (rc = intake_req_string(o, "name", 200, a, &s->name, err)) ||
+            (rc = intake_req_string(o, "city", 100, a, &s->city, err)) ||
+            (rc = intake_req_string(o, "region", 100, a, &s->region, err)) ||
+            (rc = intake_req_string(o, "time_zone", 64, a, &s->time_zone, err)) ||
+            (rc = intake_opt_string(o, "address", 300, a, &s->address, err)))
+            return rc;
+        return 0;
+    }
+    case IT_CUSTOMER:
+        if ((rc = intake_customer_parse(o, "customer", a, &it->u.customer, err)) != 0)
+            return rc;
+        if (!customer_in_has_identity(&it->u.customer))
+            return err_set(err, ERR_INVALID, "phone", "a customer needs at least one identity");
+        return 0;
+    case IT_ORDER:
+        return parse_order(o, a, &it->u.order, im->actor, err);
+    case IT_PURCHASE: {
+        struct purchase_in *p = &it->u.purchase;
+        memset(p, 0, sizeof *p);
+        json_t *items = json_object_get(o, "items");
+        if ((rc = intake_opt_string(o, "id", 128, a, &p->external_id, err)) ||
+            (rc = intake_opt_string(o, "store", 64, a, &p->store_code, err)) ||
+            (rc = intake_opt_money(o, "total", &p->total_kop, err)) ||
+            (rc = intake_opt_time(o, "at", &p->at_ms, err)) ||
+            (rc = intake_customer_parse(json_object_get(o, "customer"), "customer", a,
+                                        &p->customer, err)))
+            return rc;
+        if (items && !json_is_null(items)) {
+            if (!json_is_integer(items) || json_integer_value(items) < 0)
+                return err_set(err, ERR_INVALID, "items", "items must be a whole number");
+            p->items = json_integer_value(items);
+        }
+        if (json_object_get(o, "total") == NULL)
+            return err_set(err, ERR_INVALID, "total", "total is required");
+        return 0;
+    }
+    case IT_BONUS: {
+        struct bonus_in *b = &it->u.bonus;
+        memset(b, 0, sizeof *b);
+        json_t *amount = json_object_get(o, "amount");
+        if (!json_is_integer(amount) || json_integer_value(amount) == 0 ||
+            llabs(json_integer_value(amount)) > 100000000)
+            return err_set(err, ERR_INVALID, "amount", "amount must be a non-zero whole number");
+        b->amount = json_integer_value(amount);
+        if ((rc = intake_req_string(o, "reason", 64, a, &b->reason, err)) ||
+            (rc = intake_opt_string(o, "ref", 128, a, &b->ref, err)) ||
+            (rc = intake_opt_time(o, "at", &b->at_ms, err)) ||
+            (rc = intake_customer_parse(json_object_get(o, "customer"), "customer", a,
+                                        &b->customer, err)))
+            return rc;
+        b->actor = im->actor;
+        return 0;
+    }
+    case IT_REQUEST: {
+        json_t *copy = json_copy(o);
+        json_object_del(copy, "type");
+        rc = intake_request_parse(copy, true, a, &it->u.request, err);
+        json_decref(copy);
+        it->u.request.actor = im->actor;
+        return rc;
+    }
+    case IT_COUNT:
+        break;
+    }
+    return ERR_INTERNAL;
+}
+
+static int write_item(struct store_tx *tx, struct item *it, struct err_info *err)
+{
+    switch (it->type) {
+    case IT_DEPARTMENT:
+        return store_department_upsert(tx, it->u.department.code, it->u.department.name, err);
+    case IT_STORE:
+        return store_store_upsert(tx, &it->u.store, NULL, err);
+    case IT_CUSTOMER: {
+        int64_t id;
+        return store_customer_resolve(tx, &it->u.customer, 0, 0, &id, err);
+    }
+    case IT_ORDER: {
+        for (size_t i = 0; i < it->u.order.n_steps; i++) {
+            int64_t id;
+            bool dup;
+            int rc = store_order_event(tx, &it->u.order.steps[i], &id, &dup, err);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    }
+    case IT_PURCHASE:
+        return store_purchase_add(tx, &it->u.purchase, err);
+    case IT_BONUS:
+        return store_bonus_add(tx, &it->u.bonus, err);
+    case IT_REQUEST: {
+        struct request_out out;
+        int rc = store_request_create(tx, &it->u.request, &out, err);
+        if (rc == 0 && out.is_duplicate)
+            return err_set(err, ERR_CONFLICT, "source_id", "request %s/%s exists already",
+                           it->u.request.channel, it->u.request.source_id);
+        return rc;
+    }
+    case IT_COUNT:
+        break;
+    }
+    return ERR_INTERNAL;
+}
+
+struct batch_job {
+    struct importer *im;
+    struct err_info *errs; /* one per item */
+    int *results;
+};
+
+static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)err;
+    struct batch_job *j = arg;
+    struct db *db = store_tx_db(tx);
+    for (size_t i = 0; i < j->im->n_items; i++) {
+        db_exec(db, "SAVEPOINT item", NULL);
+        j->results[i] = write_item(tx, &j->im->items[i], &j->errs[i]);
+        if (j->results[i] != 0)
+            db_exec(db, "ROLLBACK TO item", NULL);
+        db_exec(db, "RELEASE item", NULL);
+    }
+    return 0;
+}
+
+static int flush(struct importer *im, struct err_info *err)
+{
+    if (im->n_items == 0)
+        return 0;
+    struct batch_job j = {.im = im};
+    j.errs = xcalloc(im->n_items, sizeof *j.errs);
+    j.results = xcalloc(im->n_items, sizeof *j.results);
+    int rc = store_write(im->store, job_batch, &j, err);
+    if (rc == 0) {
+        for (size_t i = 0; i < im->n_items; i++) {
+            if (j.results[i] == 0)
+                im->accepted[im->items[i].type]++;
+            else
+                reject(im, im->items[i].line, &j.errs[i]);
+        }
+    }
+    free(j.errs);
+    free(j.results);
+    im->n_items = 0;
+    arena_reset(&im->arena);
+    return rc;
+}
+
+int importer_line(struct importer *im, const char *line, size_t len, struct err_info *err)
+{
+    im->line++;
+    size_t b = 0;
+    while (b < len && (line[b] == ' ' || line[b] == '\t' || line[b] == '\r'))
+        b++;
+    if (b == len)
+        return 0;
+    struct err_info e = {0};
+    json_error_t je;
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (o == NULL) {
+        err_set(&e, ERR_INVALID, "",
+                json_error_code(&je) == json_error_invalid_utf8 ? "not valid UTF-8: %s"
+                                                                : "malformed JSON: %s",
+                je.text);
+        reject(im, im->line, &e);
+        return 0;
+    }
+    if (!json_is_object(o)) {
+        err_set(&e, ERR_INVALID, "", "each line must be a JSON object");
+        reject(im, im->line, &e);
+        json_decref(o);
+        return 0;
+    }
+    xgrow((void **)&im->items, &im->cap_items, im->n_items + 1, sizeof *im->items);
+    struct item *it = &im->items[im->n_items];
+    memset(it, 0, sizeof *it);
+    it->line = im->line;
+    if (parse_item(im, o, it, &e) != 0)
+        reject(im, im->line, &e);
+    else
+        im->n_items++;
+    json_decref(o);
+    if (im->n_items >= IMPORT_BATCH)
+        return flush(im, err);
+    return 0;
+}
+
+int importer_finish(struct importer *im, json_t **report, struct err_info *err)
+{
+    int rc = flush(im, err);
+    if (rc != 0)
+        return rc;
+    json_t *by_type = json_object();
+    int64_t total = 0;
+    for (int t = 0; t < IT_COUNT; t++) {
+        if (im->accepted[t])
+            json_object_set_new(by_type, type_names[t], json_integer(im->accepted[t]));
+        total += im->accepted[t];
+    }
+    *report = json_pack("{s:I, s:I, s:I, s:o, s:O}", "lines", (json_int_t)im->line, "accepted",
+                        (json_int_t)total, "rejected_count", (json_int_t)im->rejected_count,
+                        "by_type", by_type, "rejected", im->rejected);
+    return 0;
+}
+
+int import_ndjson(struct store *s, const char *data, size_t len, const char *actor,
+                  json_t **report, struct err_info *err)
+{
+    struct importer *im = importer_new(s, actor);
+    int rc = 0;
+    size_t pos = 0;
+    while (pos < len && rc == 0) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - data) : len;
+        rc = importer_line(im, data + pos, end - pos, err);
+        pos = end + 1;
+    }
+    if (rc == 0)
+        rc = importer_finish(im, report, err);
+    importer_free(im);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/*
+ * hub.c - the in-memory ring of recent committed events that feeds the
+ * live stream (SSE).  The writer publishes after each commit; stream
+ * handlers wait on the condition variable for ids newer than they have.
+ * The ring holds the last HUB_RING events; a client that falls further
+ * behind skips ahead (the UI refetches its list on reconnect).
+ */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+void hub_init(struct hub *h)
+{
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+void hub_destroy(struct hub *h)
+{
+    for (int i = 0; i < HUB_RING; i++)
+        free(h->ring[i].json);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cond);
+}
+
+void hub_publish(struct hub *h, struct pending_event *evs, size_t n)
+{
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < n; i++) {
+        struct hub_event *slot = &h->ring[evs[i].ev.id % HUB_RING];
+        free(slot->json);
+        *slot = evs[i].ev;
+        h->last_id = evs[i].ev.id;
+    }
+    if (h->last_id - h->first_id >= HUB_RING || h->first_id == 0)
+        h->first_id = h->last_id - HUB_RING + 1 > 1 ? h->last_id - HUB_RING + 1 : 1;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->mu);
+}
+
+int64_t store_hub_wait(struct store *s, int64_t after_id, int timeout_ms,
+                       void (*fn)(void *ctx, const struct hub_event *ev), void *ctx)
+{
+    struct hub *h = &s->hub;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&h->mu);
+    while (!h->is_closed && h->last_id <= after_id) {
+        if (pthread_cond_timedwait(&h->cond, &h->mu, &deadline) == ETIMEDOUT)
+            break;
+    }
+    if (h->is_closed) {
+        pthread_mutex_unlock(&h->mu);
+        return -1;
+    }
+    int64_t from = after_id + 1;
+    if (from < h->first_id)
+        from = h->first_id;
+    int64_t last = after_id;
+    for (int64_t id = from; id <= h->last_id; id++) {
+        const struct hub_event *ev = &h->ring[id % HUB_RING];
+        /* Ids may have holes (events of rolled-back jobs): skip stale slots. */
+        if (ev->id != id || ev->json == NULL)
+            continue;
+        fn(ctx, ev);
+        last = id;
+    }
+    if (last < h->last_id)
+        last = h->last_id;
+    pthread_mutex_unlock(&h->mu);
+    return last;
+}
+
+int64_t store_hub_last_id(struct store *s)
+{
+    pthread_mutex_lock(&s->hub.mu);
+    int64_t id = s->hub.last_id;
+    pthread_mutex_unlock(&s->hub.mu);
+    return id;
+}
+
+void store_hub_close(struct store *s)
+{
+    pthread_mutex_lock(&s->hub.mu);
+    s->hub.is_closed = true;
+    pthread_cond_broadcast(&s->hub.cond);
+    pthread_mutex_unlock(&s->hub.mu);
+}

@@ -1,0 +1,137 @@
+/*
+ * migrations.c - the schema, as an ordered list of forward-only steps.
+ *
+ * Each step runs once, in its own transaction, and bumps PRAGMA
+ * user_version.  Steps are never edited after release: a change is a new
+ * step at the end.  Times are Unix milliseconds (*_ms), money in kopecks
+ * (*_kop), bonus in points.  The SQL is portable apart from the FTS table.
+ */
+#include "store/store_int.h"
+
+#include "core/log.h"
+
+#include <stdio.h>
+
+static const char *const steps[] = {
+    /* 1: the core model */
+    "CREATE TABLE departments ("
+    "  id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, name TEXT NOT NULL);"
+    "CREATE TABLE stores ("
+    "  id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+    "  city TEXT NOT NULL, region TEXT NOT NULL, time_zone TEXT NOT NULL,"
+    "  address TEXT, director_id INTEGER);"
+    "CREATE INDEX stores_region ON stores(region);"
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE, name TEXT NOT NULL,"
+    "  role TEXT NOT NULL, password_hash TEXT NOT NULL, store_id INTEGER REFERENCES stores(id),"
+    "  region TEXT, department_id INTEGER REFERENCES departments(id),"
+    "  skills TEXT NOT NULL DEFAULT '', is_active INTEGER NOT NULL DEFAULT 1,"
+    "  created_at_ms INTEGER NOT NULL);"
+    "CREATE TABLE api_tokens ("
+    "  id INTEGER PRIMARY KEY, name TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL, store_id INTEGER REFERENCES stores(id), region TEXT,"
+    "  created_at_ms INTEGER NOT NULL, revoked_at_ms INTEGER);"
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id), csrf TEXT NOT NULL,"
+    "  created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL);"
+    "CREATE TABLE customers ("
+    "  id INTEGER PRIMARY KEY, name TEXT, tier TEXT NOT NULL DEFAULT 'regular',"
+    "  created_at_ms INTEGER NOT NULL);"
+    "CREATE TABLE identities ("
+    "  kind TEXT NOT NULL, value TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id), created_at_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (kind, value));"
+    "CREATE INDEX identities_customer ON identities(customer_id);"
+    "CREATE TABLE merge_suggestions ("
+    "  id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  other_customer_id INTEGER NOT NULL REFERENCES customers(id), reason TEXT NOT NULL,"
+    "  request_id INTEGER, status TEXT NOT NULL DEFAULT 'open', created_at_ms INTEGER NOT NULL,"
+    "  UNIQUE (customer_id, other_customer_id));"
+    "CREATE TABLE orders ("
+    "  id INTEGER PRIMARY KEY, external_id TEXT NOT NULL UNIQUE,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id), store_id INTEGER REFERENCES stores(id),"
+    "  status TEXT NOT NULL, total_kop INTEGER NOT NULL DEFAULT 0, promised_at_ms INTEGER,"
+    "  created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);"
+    "CREATE INDEX orders_customer ON orders(customer_id, id);"
+    "CREATE TABLE order_history ("
+    "  id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders(id),"
+    "  status TEXT NOT NULL, note TEXT, source_id TEXT UNIQUE, at_ms INTEGER NOT NULL);"
+    "CREATE INDEX order_history_order ON order_history(order_id, id);"
+    "CREATE TABLE purchases ("
+    "  id INTEGER PRIMARY KEY, external_id TEXT UNIQUE,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id), store_id INTEGER REFERENCES stores(id),"
+    "  total_kop INTEGER NOT NULL, items INTEGER NOT NULL DEFAULT 0, at_ms INTEGER NOT NULL);"
+    "CREATE INDEX purchases_customer ON purchases(customer_id, at_ms);"
+    "CREATE TABLE bonus_ledger ("
+    "  id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  amount INTEGER NOT NULL, reason TEXT NOT NULL, ref TEXT, actor TEXT,"
+    "  at_ms INTEGER NOT NULL);"
+    "CREATE INDEX bonus_ledger_customer ON bonus_ledger(customer_id, id);"
+    "CREATE TABLE requests ("
+    "  id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id),"
+    "  channel TEXT NOT NULL, source_id TEXT, store_id INTEGER REFERENCES stores(id),"
+    "  order_id INTEGER REFERENCES orders(id), order_ref TEXT, kind TEXT NOT NULL,"
+    "  status TEXT NOT NULL, priority TEXT NOT NULL, assignee_id INTEGER REFERENCES users(id),"
+    "  queue TEXT, topic TEXT, topic_confidence REAL, sentiment TEXT,"
+    "  sentiment_confidence REAL, needs_review INTEGER NOT NULL DEFAULT 0, subject TEXT,"
+    "  created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,"
+    "  first_response_at_ms INTEGER, solved_at_ms INTEGER, closed_at_ms INTEGER,"
+    "  UNIQUE (channel, source_id));"
+    "CREATE INDEX requests_status ON requests(status, id);"
+    "CREATE INDEX requests_store ON requests(store_id, id);"
+    "CREATE INDEX requests_customer ON requests(customer_id, id);"
+    "CREATE INDEX requests_created ON requests(created_at_ms);"
+    "CREATE INDEX requests_topic ON requests(topic, id);"
+    "CREATE TABLE messages ("
+    "  id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL REFERENCES requests(id),"
+    "  direction TEXT NOT NULL, channel TEXT, author_user_id INTEGER REFERENCES users(id),"
+    "  author_name TEXT, body TEXT NOT NULL, created_at_ms INTEGER NOT NULL);"
+    "CREATE INDEX messages_request ON messages(request_id, id);"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY, type TEXT NOT NULL, request_id INTEGER, customer_id INTEGER,"
+    "  order_id INTEGER, store_id INTEGER, actor TEXT, data TEXT NOT NULL DEFAULT '{}',"
+    "  at_ms INTEGER NOT NULL);"
+    "CREATE INDEX events_request ON events(request_id, id);"
+    "CREATE TABLE topic_corrections ("
+    "  id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL REFERENCES requests(id),"
+    "  old_topic TEXT, new_topic TEXT NOT NULL, user_id INTEGER, actor TEXT NOT NULL,"
+    "  at_ms INTEGER NOT NULL);"
+    /* Search terms are stems (see classify/text.h), so the FTS tokenizer only splits;
+     * the terms are kept so later messages can be appended to a request's row. */
+    "CREATE VIRTUAL TABLE request_search USING fts5(terms, tokenize='unicode61');",
+};
+
+#define N_STEPS (int)(sizeof steps / sizeof steps[0])
+
+int store_migrate(struct db *w, int *out_version, struct err_info *err)
+{
+    sqlite3_stmt *st = db_stmt(w, "PRAGMA user_version");
+    int version = 0;
+    if (db_step(w, st, err) == 1)
+        version = (int)db_col_i64(st, 0);
+    sqlite3_reset(st);
+    if (version > N_STEPS)
+        return err_set(err, ERR_VERSION, "db",
+                       "database schema version %d is newer than this program (%d)", version,
+                       N_STEPS);
+    for (int v = version; v < N_STEPS; v++) {
+        int rc = db_exec(w, "BEGIN IMMEDIATE", err);
+        if (rc == 0)
+            rc = db_exec(w, steps[v], err);
+        char bump[64];
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%d", v + 1);
+        if (rc == 0)
+            rc = db_exec(w, bump, err);
+        if (rc == 0)
+            rc = db_exec(w, "COMMIT", err);
+        if (rc != 0) {
+            db_exec(w, "ROLLBACK", NULL);
+            return rc;
+        }
+        log_debug("migrate applied=%d", v + 1);
+    }
+    if (out_version)
+        *out_version = N_STEPS;
+    return 0;
+}

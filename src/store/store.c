@@ -1,0 +1,287 @@
+/*
+ * store.c - opening the store, the read-connection pool, and the writer:
+ * one thread, one connection, group commit.
+ *
+ * The writer takes every queued job (up to max_batch), runs each inside
+ * BEGIN IMMEDIATE ... COMMIT in its own SAVEPOINT so a failing job undoes
+ * only its own writes, then commits once for the whole batch.  Callers sleep
+ * on jobs_done until their job is marked done, which happens only after the
+ * commit returned: with synchronous=FULL that is after the WAL fsync.  The
+ * batch grows naturally with load, so the fsync cost is shared by every
+ * request that arrived while the previous batch was being written.
+ */
+#include "store/store_int.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/mem.h"
+#include "core/str.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int64_t tx_now_ms(void)
+{
+    return clock_now_ms();
+}
+
+struct db *store_tx_db(struct store_tx *tx)
+{
+    return tx->db;
+}
+
+static void run_batch(struct store *s, struct job *batch)
+{
+    struct store_tx tx = {.s = s, .db = s->wdb};
+    struct err_info cerr = {0};
+    uint64_t t0 = clock_mono_ns();
+    int rc = db_exec(s->wdb, "BEGIN IMMEDIATE", &cerr);
+    for (struct job *j = batch; j != NULL; j = j->next) {
+        if (rc != 0) {
+            j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
+            continue;
+        }
+        size_t mark = tx.n_pending;
+        db_exec(s->wdb, "SAVEPOINT job", NULL);
+        j->result = j->fn(&tx, j->arg, j->err);
+        if (j->result != 0) {
+            db_exec(s->wdb, "ROLLBACK TO job", NULL);
+            for (size_t i = mark; i < tx.n_pending; i++)
+                free(tx.pending[i].ev.json);
+            tx.n_pending = mark;
+        }
+        db_exec(s->wdb, "RELEASE job", NULL);
+    }
+    if (rc == 0)
+        rc = db_exec(s->wdb, "COMMIT", &cerr);
+    if (rc != 0) {
+        log_error("store commit failed: %s", cerr.message);
+        db_exec(s->wdb, "ROLLBACK", NULL);
+        for (struct job *j = batch; j != NULL; j = j->next)
+            if (j->result == 0)
+                j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
+        for (size_t i = 0; i < tx.n_pending; i++)
+            free(tx.pending[i].ev.json);
+    } else {
+        hub_publish(&s->hub, tx.pending, tx.n_pending);
+    }
+    free(tx.pending);
+    histogram_observe_ns(&metric_commit_seconds, clock_mono_ns() - t0);
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (s->head == NULL && !s->is_stopping)
+            pthread_cond_wait(&s->has_jobs, &s->mu);
+        if (s->head == NULL && s->is_stopping)
+            break;
+        /* Take up to max_batch jobs, leave the rest for the next batch. */
+        struct job *batch = s->head, *last = s->head;
+        int n = 1;
+        while (last->next != NULL && n < s->opt.max_batch) {
+            last = last->next;
+            n++;
+        }
+        s->head = last->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        last->next = NULL;
+        s->depth -= n;
+        pthread_mutex_unlock(&s->mu);
+
+        run_batch(s, batch);
+
+        pthread_mutex_lock(&s->mu);
+        for (struct job *j = batch; j != NULL; j = j->next)
+            j->is_done = true;
+        pthread_cond_broadcast(&s->jobs_done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
+{
+    struct job j = {.fn = fn, .arg = arg, .err = err};
+    pthread_mutex_lock(&s->mu);
+    if (s->is_stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return err_set(err, ERR_UNAVAILABLE, "", "the server is shutting down");
+    }
+    if (s->tail)
+        s->tail->next = &j;
+    else
+        s->head = &j;
+    s->tail = &j;
+    s->depth++;
+    pthread_cond_signal(&s->has_jobs);
+    while (!j.is_done)
+        pthread_cond_wait(&s->jobs_done, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return j.result;
+}
+
+int store_queue_depth(struct store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int d = s->depth;
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
+
+int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_id,
+                        int64_t customer_id, int64_t order_id, int64_t store_id, const char *actor,
+                        const char *data_json, struct err_info *err)
+{
+    int64_t now = tx_now_ms();
+    sqlite3_stmt *st = db_stmt(tx->db, "INSERT INTO events (type, request_id, customer_id, "
+                                       "order_id, store_id, actor, data, at_ms) "
+                                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+    db_bind_text(st, 1, type, -1);
+    db_bind_i64_or_null(st, 2, request_id);
+    db_bind_i64_or_null(st, 3, customer_id);
+    db_bind_i64_or_null(st, 4, order_id);
+    db_bind_i64_or_null(st, 5, store_id);
+    db_bind_text(st, 6, actor, -1);
+    db_bind_text(st, 7, data_json ? data_json : "{}", -1);
+    db_bind_i64(st, 8, now);
+    int rc = db_run(tx->db, st, err);
+    if (rc != 0)
+        return rc;
+    int64_t id = db_last_id(tx->db);
+
+    xgrow((void **)&tx->pending, &tx->cap_pending, tx->n_pending + 1, sizeof *tx->pending);
+    struct hub_event *ev = &tx->pending[tx->n_pending++].ev;
+    memset(ev, 0, sizeof *ev);
+    ev->id = id;
+    snprintf(ev->type, sizeof ev->type, "%s", type);
+    ev->request_id = request_id;
+    ev->customer_id = customer_id;
+    ev->store_id = store_id;
+    store_region_of(tx->db, store_id, ev->region, sizeof ev->region);
+    char at[40];
+    time_format_rfc3339(now, at, sizeof at);
+    json_t *data = data_json ? json_loads(data_json, 0, NULL) : NULL;
+    json_t *o = json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)id, "type", type, "at", at,
+                          "data", data ? data : json_object());
+    if (request_id)
+        json_object_set_new(o, "request_id", json_integer(request_id));
+    if (customer_id)
+        json_object_set_new(o, "customer_id", json_integer(customer_id));
+    if (order_id)
+        json_object_set_new(o, "order_id", json_integer(order_id));
+    if (store_id)
+        json_object_set_new(o, "store_id", json_integer(store_id));
+    if (actor)
+        json_object_set_new(o, "actor", json_string(actor));
+    ev->json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return id;
+}
+
+struct db *store_reader(struct store *s)
+{
+    pthread_mutex_lock(&s->rmu);
+    while (s->n_free == 0)
+        pthread_cond_wait(&s->rfree, &s->rmu);
+    struct db *r = s->readers[--s->n_free];
+    pthread_mutex_unlock(&s->rmu);
+    return r;
+}
+
+void store_reader_done(struct store *s, struct db *r)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&s->rmu);
+    s->readers[s->n_free++] = r;
+    pthread_cond_signal(&s->rfree);
+    pthread_mutex_unlock(&s->rmu);
+}
+
+int store_open(const char *path, const struct store_options *opt, struct store **out,
+               struct err_info *err)
+{
+    struct store *s = xcalloc(1, sizeof *s);
+    s->path = xstrdup(path);
+    if (opt)
+        s->opt = *opt;
+    if (s->opt.n_readers <= 0)
+        s->opt.n_readers = 8;
+    if (s->opt.reader_cache_kib <= 0)
+        s->opt.reader_cache_kib = 4096;
+    if (s->opt.writer_cache_kib <= 0)
+        s->opt.writer_cache_kib = 16384;
+    if (s->opt.max_batch <= 0)
+        s->opt.max_batch = 1024;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->has_jobs, NULL);
+    pthread_cond_init(&s->jobs_done, NULL);
+    pthread_mutex_init(&s->rmu, NULL);
+    pthread_cond_init(&s->rfree, NULL);
+    hub_init(&s->hub);
+
+    int rc = db_open(path, true, s->opt.writer_cache_kib, &s->wdb, err);
+    if (rc == 0)
+        rc = store_migrate(s->wdb, NULL, err);
+    if (rc != 0)
+        goto fail;
+    s->readers = xcalloc((size_t)s->opt.n_readers, sizeof *s->readers);
+    for (int i = 0; i < s->opt.n_readers; i++) {
+        rc = db_open(path, false, s->opt.reader_cache_kib, &s->readers[i], err);
+        if (rc != 0)
+            goto fail;
+        s->n_free++;
+    }
+    /* Start the live stream after the newest stored event. */
+    sqlite3_stmt *st = db_stmt(s->wdb, "SELECT COALESCE(MAX(id), 0) FROM events");
+    if (db_step(s->wdb, st, NULL) == 1)
+        s->hub.last_id = s->hub.first_id = db_col_i64(st, 0);
+    sqlite3_reset(st);
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        rc = err_set(err, ERR_INTERNAL, "", "cannot start the writer thread");
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    for (int i = 0; i < s->n_free; i++)
+        db_close(s->readers[i]);
+    free(s->readers);
+    db_close(s->wdb);
+    hub_destroy(&s->hub);
+    free(s->path);
+    free(s);
+    return rc;
+}
+
+void store_close(struct store *s)
+{
+    if (s == NULL)
+        return;
+    store_hub_close(s);
+    pthread_mutex_lock(&s->mu);
+    s->is_stopping = true;
+    pthread_cond_signal(&s->has_jobs);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+    /* Every reader must have been returned by now. */
+    for (int i = 0; i < s->n_free; i++)
+        db_close(s->readers[i]);
+    free(s->readers);
+    db_exec(s->wdb, "PRAGMA wal_checkpoint(TRUNCATE)", NULL);
+    db_close(s->wdb);
+    hub_destroy(&s->hub);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->has_jobs);
+    pthread_cond_destroy(&s->jobs_done);
+    pthread_mutex_destroy(&s->rmu);
+    pthread_cond_destroy(&s->rfree);
+    free(s->path);
+    free(s);
+}

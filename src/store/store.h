@@ -1,0 +1,332 @@
+/*
+ * store.h - the store: everything otklik keeps, behind one interface.
+ *
+ * One writer thread owns the only write connection and commits in groups:
+ * callers hand it a job (a function run inside the batch's transaction, in
+ * its own savepoint) and block until the batch is durably committed.  A 0
+ * return from store_write() therefore means "on disk".  Reads use a pool of
+ * read-only connections (WAL lets them run beside the writer).  Committed
+ * events are published to an in-memory hub that feeds the live stream.
+ *
+ * Read functions return jansson objects owned by the caller (json_decref).
+ */
+#ifndef OTKLIK_STORE_H
+#define OTKLIK_STORE_H
+
+#include "core/err.h"
+#include "store/db.h"
+#include "store/model.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct store;
+struct store_tx; /* a job's view of the writer's open transaction */
+
+struct store_options {
+    int n_readers;        /* read connections in the pool (default 8) */
+    int reader_cache_kib; /* page cache per reader (default 4096) */
+    int writer_cache_kib; /* page cache of the writer (default 16384) */
+    int max_batch;        /* jobs per group commit at most (default 1024) */
+};
+
+/* Open or create the database at path, migrate it, start the writer. */
+int store_open(const char *path, const struct store_options *opt, struct store **out,
+               struct err_info *err);
+/* Finish queued jobs, stop the writer, close every connection. */
+void store_close(struct store *s);
+
+/* ---- writing ---------------------------------------------------------- */
+
+typedef int (*store_job_fn)(struct store_tx *tx, void *arg, struct err_info *err);
+
+/*
+ * Run fn inside the next group commit and wait until it is durable.
+ * Returns fn's result; when fn fails its writes are rolled back (only its
+ * own); when the commit itself fails every job of the batch gets
+ * ERR_UNAVAILABLE.  Called from any thread but the writer.
+ */
+int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *err);
+
+/* The writer connection, for use inside a job only. */
+struct db *store_tx_db(struct store_tx *tx);
+
+/*
+ * Append an event to the log inside the job's transaction; it is published
+ * to the hub after the commit (and dropped if the job rolls back).
+ * data_json is a JSON object text or NULL ("{}").  Returns the event id.
+ */
+int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_id,
+                        int64_t customer_id, int64_t order_id, int64_t store_id, const char *actor,
+                        const char *data_json, struct err_info *err);
+
+/* Jobs queued but not yet taken by the writer (for /metrics). */
+int store_queue_depth(struct store *s);
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Borrow a read connection (blocks while all are in use) and give it back. */
+struct db *store_reader(struct store *s);
+void store_reader_done(struct store *s, struct db *r);
+
+/* ---- the live event hub ----------------------------------------------- */
+
+struct hub_event {
+    int64_t id;          /* event log id, increasing */
+    char type[40];
+    int64_t request_id;  /* 0 when none */
+    int64_t customer_id;
+    int64_t store_id;
+    char region[64];     /* of store_id, "" when none */
+    char *json;          /* the whole event as a JSON object; owned by the hub */
+};
+
+/*
+ * Wait until an event newer than after_id exists (or timeout_ms passes, or
+ * the hub closes), then call fn for each newer event still in the ring, in
+ * order, under the hub's lock (fn must be quick and must not block).
+ * Returns the id of the last event passed to fn (after_id when none), or -1
+ * once the hub is closed.  When after_id is older than the ring, the
+ * oldest kept events are delivered (the gap is the client's to refetch).
+ */
+int64_t store_hub_wait(struct store *s, int64_t after_id, int timeout_ms,
+                       void (*fn)(void *ctx, const struct hub_event *ev), void *ctx);
+
+/* Newest published event id (0 when none). */
+int64_t store_hub_last_id(struct store *s);
+
+/* Wake every waiter and make store_hub_wait return -1 from now on. */
+void store_hub_close(struct store *s);
+
+/* ---- visibility --------------------------------------------------------- */
+
+/* What a principal may see: everything, one store, or one region. */
+struct scope_filter {
+    enum scope scope;
+    int64_t store_id;  /* SCOPE_STORE */
+    const char *region; /* SCOPE_REGION */
+};
+
+/* ---- domain: customers and identities (store_customers.c) -------------- */
+
+/* A customer as given by a channel: identity values already normalised. */
+struct customer_in {
+    const char *name;                         /* NULL when unknown */
+    const char *tier;                         /* NULL: keep / "regular" */
+    const char *ids[MODEL_N_IDENTITY_KINDS];  /* by model_identity_kinds index; NULL absent */
+};
+
+/* True when c carries at least one identity. */
+bool customer_in_has_identity(const struct customer_in *c);
+
+/*
+ * Find or create the customer for the identities in c (inside a job).
+ * Identities are looked up in table order; the first known customer wins,
+ * unknown identities are attached to it, and every other customer found
+ * gets a merge suggestion (no silent merge).  *out_id is 0 when c has no
+ * identity and no name.  request_id is noted on suggestions (0: none).
+ */
+int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int64_t request_id,
+                           int64_t now_ms, int64_t *out_id, struct err_info *err);
+
+/* The customer 360 (identities, requests, orders, purchases, bonus). */
+int store_customer_get(struct db *r, int64_t id, const struct scope_filter *sf, json_t **out,
+                       struct err_info *err);
+
+/* IVR / bot lookup by one identity: id, name, bonus balance, open orders and requests. */
+int store_customer_lookup(struct db *r, const char *kind, const char *value, json_t **out,
+                          struct err_info *err);
+
+/* Sum of the customer's bonus movements. */
+int64_t store_bonus_balance(struct db *r, int64_t customer_id);
+
+/* ---- domain: requests (store_requests.c) ------------------------------- */
+
+struct reply_in {
+    const char *text;
+    int64_t at_ms;
+};
+
+/* A normalised, validated request from any channel (see intake/intake.h). */
+struct request_in {
+    const char *channel;
+    const char *source_id;   /* NULL: no dedup */
+    struct customer_in customer;
+    const char *store_code;  /* NULL when none */
+    const char *order_ref;   /* external order id, NULL when none */
+    const char *subject;
+    const char *text;
+    const char *kind;
+    int64_t created_at_ms;
+    const char *search_terms; /* FTS terms of subject and text */
+    const char *actor;        /* who submitted it: "token:NAME", "user:LOGIN" */
+    /* classification, NULL/0 when not done */
+    const char *topic;
+    double topic_confidence;
+    const char *sentiment;
+    double sentiment_confidence;
+    const char *priority;     /* NULL: "normal" */
+    bool needs_review;
+    const char *classify_json; /* event data explaining the classification, or NULL */
+    /* history, for imports from an earlier system; zero/NULL for live intake */
+    const char *status;       /* NULL: "new" */
+    int64_t first_response_at_ms, solved_at_ms, closed_at_ms;
+    const struct reply_in *replies;
+    size_t n_replies;
+};
+
+struct request_out {
+    int64_t id;
+    int64_t customer_id;
+    bool is_duplicate; /* channel+source_id was seen: nothing was written */
+};
+
+/* Create a request (inside a job).  ERR_INVALID for an unknown store. */
+int store_request_create(struct store_tx *tx, const struct request_in *in,
+                         struct request_out *out, struct err_info *err);
+
+/* One request as JSON; with_details adds messages and events. ERR_NOTFOUND if unseen. */
+int store_request_get(struct db *r, int64_t id, const struct scope_filter *sf, bool with_details,
+                      json_t **out, struct err_info *err);
+
+struct request_query {
+    const char *status, *channel, *store_code, *topic, *q; /* NULL: any */
+    int64_t customer_id;                                    /* 0: any */
+    int64_t since_ms, until_ms;                             /* 0: open-ended */
+    int64_t cursor;                                         /* 0: first page; else ids below */
+    int limit;                                              /* 1..200 */
+    const char *q_terms;                                    /* stemmed q, set by the caller */
+};
+
+/* A page of requests, newest first: {"items": [...], "next_cursor": "..."|null}. */
+int store_request_list(struct db *r, const struct request_query *q, const struct scope_filter *sf,
+                       json_t **out, struct err_info *err);
+
+struct request_patch {
+    const char *status, *priority, *topic, *queue; /* NULL: unchanged */
+    int64_t assignee_id;                          /* 0: unchanged; -1: unassign */
+    int64_t user_id;                              /* who changes it (0 for tokens) */
+    const char *actor;
+    const struct scope_filter *sf;
+};
+
+/* Apply a change (inside a job); one event per changed field. */
+int store_request_patch(struct store_tx *tx, int64_t id, const struct request_patch *p,
+                        struct err_info *err);
+
+struct message_in {
+    const char *direction; /* "in", "out", "note" */
+    const char *body;
+    const char *search_terms;
+    int64_t author_user_id; /* 0 for none */
+    const char *author_name;
+    const char *actor;
+    int64_t at_ms;
+    const struct scope_filter *sf;
+};
+
+/* Add a message to a request (inside a job); sets first response on the first "out". */
+int store_message_add(struct store_tx *tx, int64_t request_id, const struct message_in *m,
+                      int64_t *out_id, struct err_info *err);
+
+/* ---- domain: orders, purchases, bonus, catalogue (store_orders.c) ------ */
+
+struct order_event_in {
+    const char *order_ref;   /* external id */
+    const char *status;
+    const char *source_id;   /* dedup of the event, NULL: none */
+    const char *note;
+    int64_t at_ms;
+    int64_t promised_at_ms;  /* 0: unchanged */
+    int64_t total_kop;       /* -1: unchanged */
+    const char *store_code;  /* for a new order */
+    struct customer_in customer; /* for a new order */
+    const char *actor;
+};
+
+/* Record an order status change, creating the order when new. *out_duplicate for a seen source_id. */
+int store_order_event(struct store_tx *tx, const struct order_event_in *in, int64_t *out_order_id,
+                      bool *out_duplicate, struct err_info *err);
+
+struct store_in {
+    const char *code, *name, *city, *region, *time_zone, *address;
+};
+int store_store_upsert(struct store_tx *tx, const struct store_in *in, int64_t *out_id,
+                       struct err_info *err);
+int store_department_upsert(struct store_tx *tx, const char *code, const char *name,
+                            struct err_info *err);
+
+struct purchase_in {
+    const char *external_id;
+    struct customer_in customer;
+    const char *store_code;
+    int64_t total_kop;
+    int64_t items;
+    int64_t at_ms;
+};
+int store_purchase_add(struct store_tx *tx, const struct purchase_in *in, struct err_info *err);
+
+struct bonus_in {
+    struct customer_in customer;
+    int64_t customer_id; /* used when no identity is given */
+    int64_t amount;      /* points, may be negative */
+    const char *reason, *ref, *actor;
+    int64_t at_ms;
+};
+/* A bonus movement; ERR_CONFLICT when it would take the balance below zero. */
+int store_bonus_add(struct store_tx *tx, const struct bonus_in *in, struct err_info *err);
+
+/* Id of the store with this code, 0 when unknown. */
+int64_t store_store_id(struct db *db, const char *code);
+
+/* All stores as a JSON array (code, name, city, region, time_zone). */
+int store_stores_list(struct db *r, json_t **out, struct err_info *err);
+
+/* ---- domain: users, tokens, sessions (store_auth.c) -------------------- */
+
+struct principal {
+    int64_t user_id;   /* 0 for API tokens */
+    int64_t token_id;  /* 0 for sessions */
+    char login[64];    /* user login or token name */
+    char name[128];
+    char role[32];
+    unsigned perms;    /* enum perm bits */
+    struct scope_filter scope;
+    char region[64];   /* storage for scope.region */
+    char csrf[64];     /* session's CSRF token, "" for API tokens */
+};
+
+struct user_in {
+    const char *login, *name, *role, *password_hash, *store_code, *region, *skills;
+};
+int store_user_add(struct store_tx *tx, const struct user_in *in, int64_t *out_id,
+                   struct err_info *err);
+
+/* The stored Argon2id hash and principal for a login (for password checks). */
+int store_user_by_login(struct db *r, const char *login, char *hash, size_t hash_cap,
+                        struct principal *out, struct err_info *err);
+
+int store_token_add(struct store_tx *tx, const char *name, const unsigned char hash[32],
+                    const char *role, const char *store_code, const char *region, int64_t *out_id,
+                    struct err_info *err);
+int store_session_add(struct store_tx *tx, const unsigned char hash[32], int64_t user_id,
+                      const char *csrf, int64_t expires_at_ms, struct err_info *err);
+int store_session_delete(struct store_tx *tx, const unsigned char hash[32],
+                         struct err_info *err);
+
+/* Resolve a token or session hash to a principal; ERR_UNAUTHORIZED when unknown/expired. */
+int store_principal_by_token(struct db *r, const unsigned char hash[32], struct principal *out,
+                             struct err_info *err);
+int store_principal_by_session(struct db *r, const unsigned char hash[32], int64_t now_ms,
+                               struct principal *out, struct err_info *err);
+
+/* Users as JSON (no hashes). */
+int store_users_list(struct db *r, json_t **out, struct err_info *err);
+
+/* ---- migrations (migrations.c) ----------------------------------------- */
+
+/* Bring the schema up to date (writer connection, outside any job). */
+int store_migrate(struct db *w, int *out_version, struct err_info *err);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * store_int.h - shared only inside src/store: the store object, the
+ * transaction context handed to jobs, and helpers of the domain files.
+ */
+#ifndef OTKLIK_STORE_INT_H
+#define OTKLIK_STORE_INT_H
+
+#include "store/store.h"
+
+#include <pthread.h>
+
+/* An event written in the current batch, published after commit. */
+struct pending_event {
+    struct hub_event ev;
+};
+
+struct store_tx {
+    struct store *s;
+    struct db *db;
+    struct pending_event *pending; /* events of this batch, in order */
+    size_t n_pending, cap_pending;
+};
+
+struct job {
+    store_job_fn fn;
+    void *arg;
+    struct err_info *err;
+    int result;
+    bool is_done;
+    struct job *next;
+};
+
+#define HUB_RING 8192 /* events kept in memory for the live stream */
+
+struct hub {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct hub_event ring[HUB_RING]; /* slot = id % HUB_RING */
+    int64_t first_id;                /* oldest id in the ring, 0 when empty */
+    int64_t last_id;                 /* newest id */
+    bool is_closed;
+};
+
+struct store {
+    char *path;
+    struct store_options opt;
+    /* writer */
+    struct db *wdb;
+    pthread_t writer;
+    pthread_mutex_t mu;
+    pthread_cond_t has_jobs;  /* writer waits here */
+    pthread_cond_t jobs_done; /* callers wait here */
+    struct job *head, *tail;
+    int depth;
+    bool is_stopping;
+    /* readers */
+    pthread_mutex_t rmu;
+    pthread_cond_t rfree;
+    struct db **readers;
+    int n_free;
+    /* hub */
+    struct hub hub;
+};
+
+void hub_init(struct hub *h);
+void hub_destroy(struct hub *h);
+/* Publish committed events (ownership of each ev.json moves to the hub). */
+void hub_publish(struct hub *h, struct pending_event *evs, size_t n);
+
+/* Region of a store id ("" when none), for event scoping. */
+void store_region_of(struct db *db, int64_t store_id, char *out, size_t cap);
+
+/* Identity lookups shared by domain files. */
+int64_t customer_by_identity(struct db *db, const char *kind, const char *value);
+
+/* Current time for writes inside a job. */
+int64_t tx_now_ms(void);
+
+/* Append a JSON value to a jansson object only when non-NULL/non-zero. */
+void json_set_str_or_null(json_t *obj, const char *key, const char *s);
+void json_set_time_or_null(json_t *obj, const char *key, int64_t ms);
+/* Scope clause check: may sf see a request of this store? */
+bool scope_allows_store(struct db *db, const struct scope_filter *sf, int64_t store_id);
+
+#endif
