@@ -8,7 +8,7 @@ PACKAGES=(
     build-essential pkg-config
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev
     libutf8proc-dev libstemmer-dev liblinear-dev libcmocka-dev tzdata
-    nodejs npm chromium
+    chromium
 )
 
 missing=()
@@ -17,6 +17,11 @@ for p in "${PACKAGES[@]}"; do
         missing+=("$p")
     fi
 done
+
+# Node.js may come from Debian or elsewhere; only its absence matters.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}"

@@ -429,7 +429,7 @@ static int cmd_user(int argc, char **argv)
     argc--;
     argv++;
     if (wants_help(argc, argv))
-        return cmd_user(1, (char *[]){"user", "--help", NULL});
+        return cmd_user(2, (char *[]){"user", "--help", NULL});
     struct flag flags[] = {{"db", true, NULL},    {"login", true, NULL}, {"role", true, NULL},
                            {"store", true, NULL}, {"region", true, NULL}, {"name", true, NULL},
                            {"skills", true, NULL}};
@@ -518,7 +518,7 @@ static int cmd_token(int argc, char **argv)
     argc--;
     argv++;
     if (wants_help(argc, argv))
-        return cmd_token(1, (char *[]){"token", "--help", NULL});
+        return cmd_token(2, (char *[]){"token", "--help", NULL});
     struct flag flags[] = {{"db", true, NULL},    {"name", true, NULL}, {"role", true, NULL},
                            {"store", true, NULL}, {"region", true, NULL}};
     int rc = parse_flags("token create", argc, argv, flags, 5, NULL);

@@ -128,7 +128,8 @@ struct dataset {
  * releases it).  Empty trailing lines are allowed; any other empty line, a
  * line with no TAB, an empty label or text, a label with spaces, or invalid
  * UTF-8 is ERR_INVALID with "path:line: ..." in err.  A missing file is
- * ERR_NOTFOUND.
+ * ERR_NOTFOUND.  An empty file is a valid, empty set.  d is initialised
+ * even on error: always dataset_free it.
  */
 int dataset_read(const char *path, struct dataset *d, struct err_info *err);
 

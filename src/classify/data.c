@@ -117,8 +117,6 @@ int dataset_read(const char *path, struct dataset *d, struct err_info *err)
     }
     if (!rc && ferror(f))
         rc = err_set(err, ERR_IO, "data", "cannot read %s", path);
-    if (!rc && d->n == 0)
-        rc = err_set(err, ERR_INVALID, "data", "%s: no examples", path);
     free(line);
     fclose(f);
     return rc;

@@ -376,6 +376,8 @@ int classify_train(const struct dataset *train, const struct dataset *calib,
     int rc = check_options(opt, err);
     if (rc)
         return rc;
+    if (train->n == 0)
+        return err_set(err, ERR_INVALID, "data", "%s: no examples", train->path);
     uint32_t n_labels;
     const char **labels = collect_labels(train, &n_labels);
     if (n_labels < 2) {
