@@ -227,6 +227,14 @@ static int cmd_serve(int argc, char **argv)
 
 /* ---- demo ------------------------------------------------------------------ */
 
+static int emit_file(void *ctx, const char *line, size_t len)
+{
+    FILE *f = ctx;
+    if (fwrite(line, 1, len, f) != len || fputc('\n', f) == EOF)
+        return ERR_IO;
+    return 0;
+}
+
 static int emit_line(void *ctx, const char *line, size_t len)
 {
     struct err_info err = {0};
@@ -273,26 +281,27 @@ static int job_demo_users(struct store_tx *tx, void *arg, struct err_info *err)
 static int cmd_demo(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
-        printf("usage: otklik demo [--db FILE] [--seed N] [--stores N] [--customers N]\n"
-               "                   [--requests N]\n\n"
+        printf("usage: otklik demo [--db FILE | --ndjson FILE] [--seed N] [--stores N]\n"
+               "                   [--customers N] [--requests N]\n\n"
                "Fills the database (default otklik.db) with a believable retail chain:\n"
                "stores in several regions and time zones, customers, orders, purchases,\n"
                "bonus movements and 90 days of requests from every channel, plus one demo\n"
-               "user per role (password \"%s\").\n",
+               "user per role (password \"%s\").  --ndjson writes the same data as NDJSON\n"
+               "lines for POST /api/v1/import instead (no users).\n",
                DEMO_PASSWORD);
         return 0;
     }
     struct flag flags[] = {{"db", true, NULL},        {"seed", true, NULL},
                            {"stores", true, NULL},    {"customers", true, NULL},
-                           {"requests", true, NULL}};
-    int rc = parse_flags("demo", argc, argv, flags, 5, NULL);
+                           {"requests", true, NULL}, {"ndjson", true, NULL}};
+    int rc = parse_flags("demo", argc, argv, flags, 6, NULL);
     if (rc != 0)
         return rc;
     struct demo_options o;
     demo_options_default(&o);
     const char *names[] = {"seed", "stores", "customers", "requests"};
     for (int i = 0; i < 4; i++) {
-        const char *v = flag(flags, 5, names[i]);
+        const char *v = flag(flags, 6, names[i]);
         int64_t n;
         if (v == NULL)
             continue;
@@ -309,7 +318,25 @@ static int cmd_demo(int argc, char **argv)
         else
             o.n_requests = (int)n;
     }
-    const char *db = flag(flags, 5, "db") ? flag(flags, 5, "db") : "otklik.db";
+    const char *ndjson = flag(flags, 6, "ndjson");
+    if (ndjson != NULL) {
+        if (flag(flags, 6, "db")) {
+            fprintf(stderr, "otklik demo: give --db or --ndjson, not both\n");
+            return 2;
+        }
+        FILE *f = strcmp(ndjson, "-") == 0 ? stdout : fopen(ndjson, "w");
+        if (f == NULL) {
+            fprintf(stderr, "otklik demo: cannot write %s\n", ndjson);
+            return 1;
+        }
+        rc = demo_generate(&o, emit_file, f);
+        if ((f != stdout && fclose(f) != 0) || rc != 0) {
+            fprintf(stderr, "otklik demo: cannot write %s\n", ndjson);
+            return 1;
+        }
+        return 0;
+    }
+    const char *db = flag(flags, 6, "db") ? flag(flags, 6, "db") : "otklik.db";
     struct store *s;
     if ((rc = open_store("demo", db, &s)) != 0)
         return rc;

@@ -107,6 +107,9 @@ window.OTKLIK_I18N = {
       'err.not_found': 'Не найдено',
       'err.invalid': 'Неверные данные',
       'err.network': 'Сервер недоступен',
+      'err.internal': 'Ошибка сервера',
+      'err.unavailable': 'Сервер перегружен, повторите позже',
+      'err.too_big': 'Слишком большой текст',
       'err.generic': 'Ошибка',
       'session.expired': 'Сессия истекла, войдите снова'
     },
@@ -141,7 +144,7 @@ window.OTKLIK_I18N = {
         vk: 'ВКонтакте', whatsapp: 'WhatsApp', app: 'Приложение'
       },
       reasons: {
-        purchase: 'Начисление за покупку', redemption: 'Списание', compensation: 'Компенсация',
+        purchase: 'За покупку', redemption: 'Списание', compensation: 'Компенсация',
         goodwill: 'Жест доброй воли', expiry: 'Сгорание', correction: 'Корректировка'
       },
       roles: {
@@ -160,7 +163,9 @@ window.OTKLIK_I18N = {
         'request.queue_changed': 'Очередь',
         'message.in': 'Сообщение клиента',
         'message.out': 'Ответ клиенту',
-        'message.note': 'Заметка'
+        'message.note': 'Заметка',
+        'order.status_changed': 'Статус заказа',
+        'customer.merge_suggested': 'Возможный дубль клиента'
       }
     }
   },
@@ -264,6 +269,9 @@ window.OTKLIK_I18N = {
       'err.not_found': 'Not found',
       'err.invalid': 'Invalid input',
       'err.network': 'The server is unreachable',
+      'err.internal': 'Server error',
+      'err.unavailable': 'The server is busy, try again later',
+      'err.too_big': 'The text is too long',
       'err.generic': 'Error',
       'session.expired': 'Your session expired, please sign in again'
     },
@@ -298,7 +306,7 @@ window.OTKLIK_I18N = {
         vk: 'VK', whatsapp: 'WhatsApp', app: 'App'
       },
       reasons: {
-        purchase: 'Earned on purchase', redemption: 'Redeemed', compensation: 'Compensation',
+        purchase: 'Purchase', redemption: 'Redeemed', compensation: 'Compensation',
         goodwill: 'Goodwill', expiry: 'Expired', correction: 'Correction'
       },
       roles: {
@@ -317,7 +325,9 @@ window.OTKLIK_I18N = {
         'request.queue_changed': 'Queue',
         'message.in': 'Customer message',
         'message.out': 'Reply sent',
-        'message.note': 'Note'
+        'message.note': 'Note',
+        'order.status_changed': 'Order status',
+        'customer.merge_suggested': 'Possible duplicate customer'
       }
     }
   }

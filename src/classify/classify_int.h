@@ -27,6 +27,12 @@ struct feature_config {
     uint32_t char_max;    /* character n-grams max size */
 };
 
+struct dedupe_slot {
+    uint32_t gen; /* the slot is in use when gen == feat_scratch.gen */
+    uint32_t key; /* bucket */
+    uint32_t idx; /* index into uniq */
+};
+
 struct row_ref {
     uint32_t row; /* model row */
     float value;  /* tf * idf of the feature */
@@ -41,10 +47,8 @@ struct feat_scratch {
     struct text_tokens tokens;
     uint32_t *raw; /* bucket ids in extraction order, with repeats */
     size_t n_raw, cap_raw;
-    uint32_t *slot_key; /* open-addressing de-duplication table */
-    uint32_t *slot_gen; /* slot used when slot_gen == gen */
-    uint32_t *slot_idx; /* index into uniq */
-    size_t n_slots;     /* power of two */
+    struct dedupe_slot *slots; /* open-addressing de-duplication table */
+    size_t n_slots;            /* power of two */
     uint32_t gen;
     uint32_t *uniq;  /* distinct bucket ids, first-seen order */
     float *count;    /* occurrences of uniq[i] */
@@ -53,6 +57,8 @@ struct feat_scratch {
     size_t cap_acc;
     struct row_ref *rowv; /* model rows of uniq, for model_scores */
     size_t cap_rowv;
+    double *scores; /* decision values of classifier_predict */
+    size_t cap_scores;
 };
 
 /* This thread's scratch (created on first use, freed at thread exit). */
@@ -71,6 +77,18 @@ static inline float feat_tf(float count)
     return count <= 1.0f ? 1.0f : 1.0f + __builtin_logf(count);
 }
 
+/*
+ * One entry of a model's feature index.  The idf sits next to the row
+ * number so that a feature costs one cache miss in the index (plus its
+ * row, fetched ahead).  key is bucket + 1; 0 marks an empty slot.
+ */
+struct model_slot {
+    uint32_t key;
+    uint32_t row;
+    float idf;
+    float scale; /* weight of one step of the row's int8 copy */
+};
+
 /* The in-memory model. */
 struct classifier {
     struct feature_config fc;
@@ -79,10 +97,13 @@ struct classifier {
     uint32_t *label_count; /* training examples per label */
     uint32_t n_feat;
     uint32_t *buckets; /* n_feat, ascending: the bucket of each row */
-    uint32_t *map;     /* 2^hash_bits: bucket → row, CLASSIFY_NO_ROW when absent */
+    struct model_slot *slots; /* open-addressing index: bucket → row and idf */
+    uint32_t slot_mask;       /* number of slots - 1 (a power of two) */
     uint32_t stride;   /* floats per row: n_labels + 1 rounded up to 8 (one 32-byte vector) */
     float *rows;       /* n_feat × stride, 32-byte aligned: the weight of each label, then
                           the idf at [n_labels], then zero padding */
+    int8_t *qrows;     /* n_feat × qstride: rows quantised for prediction, 64-byte aligned */
+    uint32_t qstride;  /* bytes per quantised row: n_labels rounded up to 8 */
     float *bias;       /* n_labels */
     struct classifier_summary sum;
 };
@@ -93,10 +114,10 @@ static inline float *model_row(const struct classifier *c, uint32_t i)
     return c->rows + (size_t)i * c->stride;
 }
 
-/* Allocate an empty model for n_labels labels and n_feat features (map built by model_index). */
+/* Allocate an empty model for n_labels labels and n_feat features (index built by model_index). */
 struct classifier *model_new(const struct feature_config *fc, uint32_t n_labels, uint32_t n_feat);
 
-/* Build c->map from c->buckets. */
+/* Build c's feature index from c->buckets and the idf of each row. */
 void model_index(struct classifier *c);
 
 /* Write c to path atomically (temporary file + rename).  ERR_IO on failure. */

@@ -60,13 +60,12 @@ static void scratch_destroy(void *p)
         return;
     text_tokens_free(&fs->tokens);
     free(fs->raw);
-    free(fs->slot_key);
-    free(fs->slot_gen);
-    free(fs->slot_idx);
+    free(fs->slots);
     free(fs->uniq);
     free(fs->count);
     free(fs->acc);
     free(fs->rowv);
+    free(fs->scores);
     free(fs);
 }
 
@@ -152,49 +151,44 @@ static void char_ngrams(const struct feature_config *fc, const struct text_token
 
 static void dedupe(struct feat_scratch *fs, uint32_t mask)
 {
-    size_t need = 16;
+    size_t need = 64;
     while (need < fs->n_raw * 2)
         need *= 2;
     if (need > fs->n_slots) {
-        free(fs->slot_key);
-        free(fs->slot_gen);
-        free(fs->slot_idx);
-        fs->slot_key = xmalloc(need * sizeof(uint32_t));
-        fs->slot_gen = xcalloc(need, sizeof(uint32_t));
-        fs->slot_idx = xmalloc(need * sizeof(uint32_t));
+        free(fs->slots);
+        fs->slots = xcalloc(need, sizeof(struct dedupe_slot));
         fs->n_slots = need;
         fs->gen = 0;
     }
+    /* A new generation empties the table without touching it. */
     if (++fs->gen == 0) {
-        memset(fs->slot_gen, 0, fs->n_slots * sizeof(uint32_t));
+        memset(fs->slots, 0, fs->n_slots * sizeof(struct dedupe_slot));
         fs->gen = 1;
     }
     if (fs->n_raw > fs->cap_uniq) {
         xgrow((void **)&fs->uniq, &fs->cap_uniq, fs->n_raw, sizeof(uint32_t));
         fs->count = xrealloc(fs->count, fs->cap_uniq * sizeof(float));
     }
-    size_t smask = fs->n_slots - 1;
-    fs->n_uniq = 0;
+    const size_t smask = fs->n_slots - 1;
+    const uint32_t gen = fs->gen;
+    struct dedupe_slot *slots = fs->slots;
+    size_t n = 0;
     for (size_t i = 0; i < fs->n_raw; i++) {
+        /* Buckets are hash values: their low bits make a good home slot. */
         uint32_t b = fs->raw[i] & mask;
-        size_t s = (fmix32(b) & smask);
-        for (;;) {
-            if (fs->slot_gen[s] != fs->gen) {
-                fs->slot_gen[s] = fs->gen;
-                fs->slot_key[s] = b;
-                fs->slot_idx[s] = (uint32_t)fs->n_uniq;
-                fs->uniq[fs->n_uniq] = b;
-                fs->count[fs->n_uniq] = 1.0f;
-                fs->n_uniq++;
-                break;
-            }
-            if (fs->slot_key[s] == b) {
-                fs->count[fs->slot_idx[s]] += 1.0f;
-                break;
-            }
+        size_t s = b & smask;
+        while (slots[s].gen == gen && slots[s].key != b)
             s = (s + 1) & smask;
+        if (slots[s].gen == gen) {
+            fs->count[slots[s].idx] += 1.0f;
+        } else {
+            slots[s] = (struct dedupe_slot){gen, b, (uint32_t)n};
+            fs->uniq[n] = b;
+            fs->count[n] = 1.0f;
+            n++;
         }
     }
+    fs->n_uniq = n;
 }
 
 void feat_extract(const struct feature_config *fc, const char *text, size_t len,

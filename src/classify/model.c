@@ -28,13 +28,14 @@ static const char MODEL_MAGIC[8] = {'O', 'T', 'K', 'L', 'I', 'K', 'C', 'M'};
 
 /* Eight floats: one AVX register, or two SSE ones on the baseline x86-64. */
 typedef float v8f __attribute__((vector_size(32)));
+typedef int8_t v8i8 __attribute__((vector_size(8)));
 
-/* Zeroed n_floats floats aligned to 32 bytes; freed with free(). */
+/* Zeroed n_floats floats aligned to a cache line; freed with free(). */
 static float *alloc_rows(size_t n_floats)
 {
-    size_t bytes = (n_floats ? n_floats : 8) * sizeof(float);
-    bytes = (bytes + 31) & ~(size_t)31;
-    float *p = aligned_alloc(32, bytes);
+    size_t bytes = (n_floats ? n_floats : 16) * sizeof(float);
+    bytes = (bytes + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes);
     if (!p)
         abort();
     memset(p, 0, bytes);
@@ -69,12 +70,38 @@ struct classifier *model_new(const struct feature_config *fc, uint32_t n_labels,
 
 void model_index(struct classifier *c)
 {
-    size_t n = (size_t)1 << c->fc.hash_bits;
-    free(c->map);
-    c->map = xmalloc(n * sizeof(uint32_t));
-    memset(c->map, 0xff, n * sizeof(uint32_t));
-    for (uint32_t i = 0; i < c->n_feat; i++)
-        c->map[c->buckets[i]] = i;
+    /* At most 3/4 full, so that probes stay short; buckets are already
+     * uniformly hashed, so their low bits are the home slot. */
+    size_t n = 16;
+    while (n * 3 < (size_t)c->n_feat * 4)
+        n *= 2;
+    free(c->slots);
+    free(c->qrows);
+    c->slots = xcalloc(n, sizeof(struct model_slot));
+    c->slot_mask = (uint32_t)(n - 1);
+    c->qstride = (c->n_labels + 7) & ~7u;
+    size_t qbytes = ((size_t)c->n_feat * c->qstride + 63) & ~(size_t)63;
+    c->qrows = aligned_alloc(64, qbytes ? qbytes : 64);
+    if (!c->qrows)
+        abort();
+    memset(c->qrows, 0, qbytes);
+    for (uint32_t i = 0; i < c->n_feat; i++) {
+        const float *row = model_row(c, i);
+        float mx = 0;
+        for (uint32_t k = 0; k < c->n_labels; k++)
+            mx = fabsf(row[k]) > mx ? fabsf(row[k]) : mx;
+        float scale = mx > 0 ? mx / 127.0f : 1.0f;
+        int8_t *q = c->qrows + (size_t)i * c->qstride;
+        for (uint32_t k = 0; k < c->n_labels; k++)
+            q[k] = (int8_t)lrintf(row[k] / scale);
+        uint32_t s = c->buckets[i] & c->slot_mask;
+        while (c->slots[s].key != 0)
+            s = (s + 1) & c->slot_mask;
+        c->slots[s].key = c->buckets[i] + 1;
+        c->slots[s].row = i;
+        c->slots[s].idf = row[c->n_labels];
+        c->slots[s].scale = scale;
+    }
 }
 
 void classifier_free(struct classifier *c)
@@ -86,7 +113,8 @@ void classifier_free(struct classifier *c)
     free(c->labels);
     free(c->label_count);
     free(c->buckets);
-    free(c->map);
+    free(c->slots);
+    free(c->qrows);
     free(c->rows);
     free(c->bias);
     free(c);
@@ -119,20 +147,22 @@ int model_label_index(const struct classifier *c, const char *label)
 /* ---- prediction -------------------------------------------------------- */
 
 /*
- * acc[0 .. stride/8) += value * row, over the rows of refs.  Cloned for AVX2
- * where the CPU has it: this loop is most of the cost of a prediction.
+ * acc[0 .. qstride/8) += value * row, over the int8 rows of refs.  Cloned for
+ * AVX2 where the CPU has it: this loop is most of the cost of a prediction
+ * with many labels.
  */
 __attribute__((target_clones("avx2", "default"))) static void
-accumulate(const float *rows, uint32_t stride, const struct row_ref *refs, size_t n, v8f *acc)
+accumulate(const int8_t *qrows, uint32_t qstride, const struct row_ref *refs, size_t n, v8f *acc)
 {
-    const size_t nv = stride / 8;
+    const size_t nv = qstride / 8;
     for (size_t i = 0; i < n; i++) {
-        if (i + 4 < n)
-            __builtin_prefetch(rows + (size_t)refs[i + 4].row * stride);
-        const v8f *w = (const v8f *)(rows + (size_t)refs[i].row * stride);
+        const int8_t *q = qrows + (size_t)refs[i].row * qstride;
         const float v = refs[i].value;
-        for (size_t j = 0; j < nv; j++)
-            acc[j] += v * w[j];
+        for (size_t j = 0; j < nv; j++) {
+            v8i8 b;
+            memcpy(&b, q + 8 * j, 8);
+            acc[j] += v * __builtin_convertvector(b, v8f);
+        }
     }
 }
 
@@ -141,37 +171,40 @@ void model_scores(const struct classifier *c, const char *text, size_t len, doub
     struct feat_scratch *fs = feat_scratch_get();
     feat_extract(&c->fc, text, len, fs);
     const size_t nl = c->n_labels;
-    if (fs->cap_acc < c->stride) {
+    if (fs->cap_acc < c->qstride) {
         free(fs->acc);
-        fs->acc = alloc_rows(c->stride);
-        fs->cap_acc = c->stride;
+        fs->acc = alloc_rows(c->qstride);
+        fs->cap_acc = c->qstride;
     }
     if (fs->cap_rowv < fs->n_uniq)
         xgrow((void **)&fs->rowv, &fs->cap_rowv, fs->n_uniq, sizeof(struct row_ref));
     /* The model is larger than the caches: each feature costs a miss in the
-     * map and one in its row.  Issue all the loads of one kind before using
-     * any, so the misses overlap instead of queueing. */
+     * index and one in its row.  Issue all the loads of one kind before
+     * using any, so the misses overlap instead of queueing. */
+    const struct model_slot *slots = c->slots;
+    const uint32_t mask = c->slot_mask;
     for (size_t i = 0; i < fs->n_uniq; i++)
-        __builtin_prefetch(c->map + fs->uniq[i]);
+        __builtin_prefetch(slots + (fs->uniq[i] & mask));
     size_t n = 0;
+    double norm2 = 0;
     for (size_t i = 0; i < fs->n_uniq; i++) {
-        uint32_t row = c->map[fs->uniq[i]];
-        if (row == CLASSIFY_NO_ROW)
+        uint32_t key = fs->uniq[i] + 1, s = fs->uniq[i] & mask;
+        while (slots[s].key != key && slots[s].key != 0)
+            s = (s + 1) & mask;
+        if (slots[s].key == 0)
             continue;
-        __builtin_prefetch(model_row(c, row));
-        fs->rowv[n].row = row;
-        fs->rowv[n].value = feat_tf(fs->count[i]);
+        float v = feat_tf(fs->count[i]) * slots[s].idf;
+        norm2 += (double)v * v;
+        const int8_t *q = c->qrows + (size_t)slots[s].row * c->qstride;
+        for (size_t off = 0; off < c->qstride; off += 64)
+            __builtin_prefetch(q + off);
+        fs->rowv[n].row = slots[s].row;
+        fs->rowv[n].value = v * slots[s].scale;
         n++;
     }
-    double norm2 = 0;
-    for (size_t i = 0; i < n; i++) {
-        float v = fs->rowv[i].value * model_row(c, fs->rowv[i].row)[nl];
-        norm2 += (double)v * v;
-        fs->rowv[i].value = v;
-    }
     /* Pass 2: the weighted sum of the rows (the idf lane and padding are ignored). */
-    memset(fs->acc, 0, c->stride * sizeof(float));
-    accumulate(c->rows, c->stride, fs->rowv, n, (v8f *)fs->acc);
+    memset(fs->acc, 0, c->qstride * sizeof(float));
+    accumulate(c->qrows, c->qstride, fs->rowv, n, (v8f *)fs->acc);
     double inv = norm2 > 0 ? 1.0 / sqrt(norm2) : 0.0;
     for (size_t k = 0; k < nl; k++)
         scores[k] = fs->acc[k] * inv + c->bias[k];
@@ -194,8 +227,13 @@ void model_softmax(const double *scores, size_t n, double temperature, double *p
 int classifier_predict_probs(const struct classifier *c, const char *text, size_t len,
                              struct prediction *out, double *probs)
 {
-    double stack_scores[64];
-    double *scores = c->n_labels <= 64 ? stack_scores : xmalloc(c->n_labels * sizeof(double));
+    struct feat_scratch *fs = feat_scratch_get();
+    if (fs->cap_scores < c->n_labels) {
+        free(fs->scores);
+        fs->scores = xmalloc(c->n_labels * sizeof(double));
+        fs->cap_scores = c->n_labels;
+    }
+    double *scores = fs->scores;
     model_scores(c, text, len, scores);
     size_t best = 0;
     for (size_t k = 1; k < c->n_labels; k++) {
@@ -208,7 +246,8 @@ int classifier_predict_probs(const struct classifier *c, const char *text, size_
     const double inv_t = 1.0 / c->sum.temperature;
     for (size_t k = 0; k < c->n_labels; k++) {
         double z = (scores[k] - scores[best]) * inv_t;
-        double p = z < -30 ? 0 : exp(z);
+        /* Single precision is plenty for a probability, and cheaper. */
+        double p = z < -30 ? 0 : (double)expf((float)z);
         if (probs)
             probs[k] = p;
         sum += p;
@@ -219,8 +258,6 @@ int classifier_predict_probs(const struct classifier *c, const char *text, size_
     }
     out->label = c->labels[best];
     out->confidence = 1.0 / sum;
-    if (scores != stack_scores)
-        free(scores);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include <linear.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,11 @@ void classify_train_defaults(struct classify_train_options *opt)
 
 /* ---- progress ----------------------------------------------------------- */
 
-/* liblinear reports through one global callback, so training is one at a time. */
+/* liblinear reports through one global callback, so training is one at a
+ * time: classify_train holds train_lock throughout. */
+static pthread_mutex_t train_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The state of the progress line of the training under way. */
 static struct {
     bool is_quiet;
     bool is_tty;
@@ -390,6 +395,7 @@ int classify_train(const struct dataset *train, const struct dataset *calib,
         return err_set(err, ERR_INVALID, "data", "%s: more than %d labels", train->path,
                        CLASSIFY_MAX_LABELS);
     }
+    pthread_mutex_lock(&train_lock);
     progress.is_quiet = opt->is_quiet;
     progress.is_tty = isatty(2);
     progress.start_ns = clock_mono_ns();
@@ -435,6 +441,7 @@ int classify_train(const struct dataset *train, const struct dataset *calib,
     progress_line("done");
     if (!progress.is_quiet && progress.is_tty)
         fputc('\n', stderr);
+    pthread_mutex_unlock(&train_lock);
     free(labels);
     *out = c;
     return 0;

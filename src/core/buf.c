@@ -109,3 +109,41 @@ char *buf_steal(struct buf *b, size_t *len)
     b->len = b->cap = 0;
     return p;
 }
+
+void buf_put_json_str(struct buf *b, const char *s)
+{
+    if (s == NULL) {
+        buf_puts(b, "null");
+        return;
+    }
+    buf_putc(b, '"');
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_put(b, run, (size_t)(p - run));
+        run = p + 1;
+        switch (c) {
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
+        default:
+            buf_printf(b, "\\u%04x", c);
+        }
+    }
+    buf_puts(b, run);
+    buf_putc(b, '"');
+}

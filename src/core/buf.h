@@ -31,6 +31,9 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Append s as a JSON string literal (quoted, escaped); NULL appends null. */
+void buf_put_json_str(struct buf *b, const char *s);
+
 /* 0, or ERR_TOOBIG when a write was dropped. */
 int buf_error(const struct buf *b);
 

@@ -122,9 +122,10 @@ int config_load_file(struct config *c, const char *path, struct err_info *err)
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return err_set(err, ERR_INVALID, "config", "cannot open config file %s", path);
-    char line[1024];
+    char *line = NULL;
+    size_t cap = 0;
     int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
+    while (rc == 0 && getline(&line, &cap, f) != -1) {
         lineno++;
         char *s = trim(line);
         if (*s == '\0' || *s == '#')
@@ -139,6 +140,7 @@ int config_load_file(struct config *c, const char *path, struct err_info *err)
         if (config_set(c, trim(s), trim(eq + 1), &sub) != 0)
             rc = err_set(err, ERR_INVALID, sub.field, "%s:%d: %s", path, lineno, sub.message);
     }
+    free(line);
     fclose(f);
     return rc;
 }

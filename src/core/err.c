@@ -3,6 +3,8 @@
  */
 #include "core/err.h"
 
+#include "core/str.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +45,9 @@ int err_set(struct err_info *info, int code, const char *field, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(info->message, sizeof info->message, fmt, ap);
     va_end(ap);
+    /* Quoted input may be cut mid-character; an error must still be valid JSON text. */
+    utf8_sanitize(info->message);
+    utf8_sanitize(info->field);
     return code;
 }
 

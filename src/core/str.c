@@ -130,6 +130,23 @@ bool utf8_valid(const char *s, size_t len)
     return true;
 }
 
+void utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3
+                              : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        size_t k = 1;
+        while (n > 1 && k < n && (p[k] & 0xC0) == 0x80)
+            k++;
+        if (n == 0 || k < n || !utf8_valid((const char *)p, n)) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 size_t utf8_length(const char *s, size_t len)
 {
     size_t n = 0;

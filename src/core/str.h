@@ -31,6 +31,9 @@ int str_to_double(struct str s, double min, double max, double *out);
 /* True when s is well-formed UTF-8 with no NUL bytes. */
 bool utf8_valid(const char *s, size_t len);
 
+/* Replace every byte that is not part of well-formed UTF-8 with '?', in place. */
+void utf8_sanitize(char *s);
+
 /* Number of code points in well-formed UTF-8. */
 size_t utf8_length(const char *s, size_t len);
 

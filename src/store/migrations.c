@@ -97,9 +97,11 @@ static const char *const steps[] = {
     "  id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL REFERENCES requests(id),"
     "  old_topic TEXT, new_topic TEXT NOT NULL, user_id INTEGER, actor TEXT NOT NULL,"
     "  at_ms INTEGER NOT NULL);"
-    /* Search terms are stems (see classify/text.h), so the FTS tokenizer only splits;
-     * the terms are kept so later messages can be appended to a request's row. */
-    "CREATE VIRTUAL TABLE request_search USING fts5(terms, tokenize='unicode61');",
+    /* One index row per message (rowid = message id), holding stems from
+     * classify/text.h, so the tokenizer only splits.  Contentless: rows are
+     * only ever added; queries need no positions (detail=none). */
+    "CREATE VIRTUAL TABLE message_search USING fts5(terms, content='', detail=none, "
+    "tokenize='unicode61 remove_diacritics 0');",
 };
 
 #define N_STEPS (int)(sizeof steps / sizeof steps[0])

@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/mem.h"
 #include "core/str.h"
+#include "core/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,42 +33,97 @@ struct db *store_tx_db(struct store_tx *tx)
     return tx->db;
 }
 
+void store_tx_search_add(struct store_tx *tx, int64_t message_id, const char *terms)
+{
+    if (terms == NULL || terms[0] == '\0')
+        return;
+    xgrow((void **)&tx->search, &tx->cap_search, tx->n_search + 1, sizeof *tx->search);
+    tx->search[tx->n_search].message_id = message_id;
+    tx->search[tx->n_search].terms = xstrdup(terms);
+    tx->n_search++;
+}
+
+/* Drop pending events and index rows past a mark (their job or part rolled back). */
+static void tx_truncate(struct store_tx *tx, struct tx_mark m)
+{
+    for (size_t i = m.n_pending; i < tx->n_pending; i++)
+        free(tx->pending[i].ev.json);
+    tx->n_pending = m.n_pending;
+    for (size_t i = m.n_search; i < tx->n_search; i++)
+        free(tx->search[i].terms);
+    tx->n_search = m.n_search;
+}
+
+struct tx_mark store_tx_part_begin(struct store_tx *tx)
+{
+    db_run(tx->db, db_stmt(tx->db, "SAVEPOINT part"), NULL);
+    return (struct tx_mark){tx->n_pending, tx->n_search};
+}
+
+void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep)
+{
+    if (!keep) {
+        db_run(tx->db, db_stmt(tx->db, "ROLLBACK TO part"), NULL);
+        tx_truncate(tx, mark);
+    }
+    db_run(tx->db, db_stmt(tx->db, "RELEASE part"), NULL);
+}
+
+/* Insert the batch's index rows; part of the batch's transaction. */
+static int write_search(struct store_tx *tx, struct err_info *err)
+{
+    for (size_t i = 0; i < tx->n_search; i++) {
+        sqlite3_stmt *st =
+            db_stmt(tx->db, "INSERT INTO message_search (rowid, terms) VALUES ($1, $2)");
+        db_bind_i64(st, 1, tx->search[i].message_id);
+        db_bind_text(st, 2, tx->search[i].terms, -1);
+        int rc = db_run(tx->db, st, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static void run_batch(struct store *s, struct job *batch)
 {
     struct store_tx tx = {.s = s, .db = s->wdb};
     struct err_info cerr = {0};
     uint64_t t0 = clock_mono_ns();
-    int rc = db_exec(s->wdb, "BEGIN IMMEDIATE", &cerr);
+    int rc = db_run(s->wdb, db_stmt(s->wdb, "BEGIN IMMEDIATE"), &cerr);
     for (struct job *j = batch; j != NULL; j = j->next) {
         if (rc != 0) {
             j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
             continue;
         }
-        size_t mark = tx.n_pending;
-        db_exec(s->wdb, "SAVEPOINT job", NULL);
+        struct tx_mark mark = store_tx_part_begin(&tx);
         j->result = j->fn(&tx, j->arg, j->err);
-        if (j->result != 0) {
-            db_exec(s->wdb, "ROLLBACK TO job", NULL);
-            for (size_t i = mark; i < tx.n_pending; i++)
-                free(tx.pending[i].ev.json);
-            tx.n_pending = mark;
+        store_tx_part_end(&tx, mark, j->result == 0);
+        /* An I/O error, a full disk or lack of memory makes SQLite roll back the
+         * whole transaction; later jobs must not run in autocommit mode. */
+        if (sqlite3_get_autocommit(db_handle(s->wdb))) {
+            rc = err_set(&cerr, ERR_UNAVAILABLE, "", "the transaction was rolled back");
+            if (j->result == 0)
+                j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
         }
-        db_exec(s->wdb, "RELEASE job", NULL);
     }
     if (rc == 0)
-        rc = db_exec(s->wdb, "COMMIT", &cerr);
+        rc = write_search(&tx, &cerr);
+    if (rc == 0)
+        rc = db_run(s->wdb, db_stmt(s->wdb, "COMMIT"), &cerr);
     if (rc != 0) {
         log_error("store commit failed: %s", cerr.message);
         db_exec(s->wdb, "ROLLBACK", NULL);
         for (struct job *j = batch; j != NULL; j = j->next)
             if (j->result == 0)
                 j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
-        for (size_t i = 0; i < tx.n_pending; i++)
-            free(tx.pending[i].ev.json);
+        tx_truncate(&tx, (struct tx_mark){0, 0});
     } else {
-        hub_publish(&s->hub, tx.pending, tx.n_pending);
+        hub_publish(&s->hub, tx.pending, tx.n_pending); /* the hub owns the JSON now */
+        tx.n_pending = 0;
+        tx_truncate(&tx, (struct tx_mark){0, 0});
     }
     free(tx.pending);
+    free(tx.search);
     histogram_observe_ns(&metric_commit_seconds, clock_mono_ns() - t0);
 }
 
@@ -134,6 +190,32 @@ int store_queue_depth(struct store *s)
     return d;
 }
 
+/* Region of a store through the writer's cache (stores change rarely). */
+static void region_cached(struct store *s, struct db *db, int64_t store_id, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (store_id <= 0)
+        return;
+    if ((size_t)store_id >= s->n_regions) {
+        size_t n = (size_t)store_id * 2 + 16;
+        s->regions = xrealloc(s->regions, n * sizeof *s->regions);
+        s->is_region_known = xrealloc(s->is_region_known, n * sizeof *s->is_region_known);
+        memset(s->is_region_known + s->n_regions, 0, (n - s->n_regions) * sizeof(bool));
+        s->n_regions = n;
+    }
+    if (!s->is_region_known[store_id]) {
+        store_region_of(db, store_id, s->regions[store_id], sizeof s->regions[store_id]);
+        s->is_region_known[store_id] = true;
+    }
+    snprintf(out, cap, "%s", s->regions[store_id]);
+}
+
+void store_region_forget(struct store *s, int64_t store_id)
+{
+    if (store_id > 0 && (size_t)store_id < s->n_regions)
+        s->is_region_known[store_id] = false;
+}
+
 int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_id,
                         int64_t customer_id, int64_t order_id, int64_t store_id, const char *actor,
                         const char *data_json, struct err_info *err)
@@ -163,24 +245,29 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
     ev->request_id = request_id;
     ev->customer_id = customer_id;
     ev->store_id = store_id;
-    store_region_of(tx->db, store_id, ev->region, sizeof ev->region);
+    region_cached(tx->s, tx->db, store_id, ev->region, sizeof ev->region);
+    /* The stream's JSON is spliced together: data_json is already JSON. */
     char at[40];
     time_format_rfc3339(now, at, sizeof at);
-    json_t *data = data_json ? json_loads(data_json, 0, NULL) : NULL;
-    json_t *o = json_pack("{s:I, s:s, s:s, s:o}", "id", (json_int_t)id, "type", type, "at", at,
-                          "data", data ? data : json_object());
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"id\":%lld,\"type\":", (long long)id);
+    buf_put_json_str(&b, type);
+    buf_printf(&b, ",\"at\":\"%s\",\"data\":%s", at, data_json ? data_json : "{}");
     if (request_id)
-        json_object_set_new(o, "request_id", json_integer(request_id));
+        buf_printf(&b, ",\"request_id\":%lld", (long long)request_id);
     if (customer_id)
-        json_object_set_new(o, "customer_id", json_integer(customer_id));
+        buf_printf(&b, ",\"customer_id\":%lld", (long long)customer_id);
     if (order_id)
-        json_object_set_new(o, "order_id", json_integer(order_id));
+        buf_printf(&b, ",\"order_id\":%lld", (long long)order_id);
     if (store_id)
-        json_object_set_new(o, "store_id", json_integer(store_id));
-    if (actor)
-        json_object_set_new(o, "actor", json_string(actor));
-    ev->json = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
+        buf_printf(&b, ",\"store_id\":%lld", (long long)store_id);
+    if (actor) {
+        buf_puts(&b, ",\"actor\":");
+        buf_put_json_str(&b, actor);
+    }
+    buf_putc(&b, '}');
+    ev->json = buf_steal(&b, NULL);
     return id;
 }
 
@@ -277,6 +364,8 @@ void store_close(struct store *s)
     db_exec(s->wdb, "PRAGMA wal_checkpoint(TRUNCATE)", NULL);
     db_close(s->wdb);
     hub_destroy(&s->hub);
+    free(s->regions);
+    free(s->is_region_known);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->has_jobs);
     pthread_cond_destroy(&s->jobs_done);

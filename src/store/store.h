@@ -61,6 +61,16 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
                         int64_t customer_id, int64_t order_id, int64_t store_id, const char *actor,
                         const char *data_json, struct err_info *err);
 
+/*
+ * A part of a job that may fail alone (one line of an import): its writes,
+ * events and index rows are undone by store_tx_part_end(tx, mark, false).
+ */
+struct tx_mark {
+    size_t n_pending, n_search;
+};
+struct tx_mark store_tx_part_begin(struct store_tx *tx);
+void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep);
+
 /* Jobs queued but not yet taken by the writer (for /metrics). */
 int store_queue_depth(struct store *s);
 

@@ -102,8 +102,10 @@ int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int
         } else if (found[i] != id) {
             sqlite3_stmt *st = db_stmt(
                 db, "INSERT INTO merge_suggestions (customer_id, other_customer_id, reason, "
-                    "request_id, created_at_ms) VALUES ($1, $2, $3, $4, $5) "
-                    "ON CONFLICT (customer_id, other_customer_id) DO NOTHING");
+                    "request_id, created_at_ms) SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS "
+                    "(SELECT 1 FROM merge_suggestions WHERE customer_id = $2 AND "
+                    "other_customer_id = $1) ON CONFLICT (customer_id, other_customer_id) "
+                    "DO NOTHING");
             db_bind_i64(st, 1, id);
             db_bind_i64(st, 2, found[i]);
             db_bind_text(st, 3, model_identity_kinds[i].kind, -1);
@@ -146,17 +148,17 @@ static json_t *money(int64_t kop)
 static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only, int limit)
 {
     json_t *arr = json_array();
+    /* Open means not delivered, cancelled or returned (model_order_status_is_open). */
     sqlite3_stmt *st = db_stmt(
         r, "SELECT o.id, o.external_id, o.status, o.total_kop, o.promised_at_ms, "
            "o.created_at_ms, o.updated_at_ms, s.code FROM orders o "
-           "LEFT JOIN stores s ON s.id = o.store_id WHERE o.customer_id = $1 "
-           "ORDER BY o.id DESC LIMIT $2");
+           "LEFT JOIN stores s ON s.id = o.store_id WHERE o.customer_id = $1 AND ($3 = 0 OR "
+           "o.status NOT IN ('delivered', 'cancelled', 'returned')) ORDER BY o.id DESC LIMIT $2");
     db_bind_i64(st, 1, customer_id);
-    db_bind_i64(st, 2, open_only ? 1000 : limit);
+    db_bind_i64(st, 2, limit);
+    db_bind_i64(st, 3, open_only);
     while (db_step(r, st, NULL) == 1) {
         const char *status = db_col_text(st, 2);
-        if (open_only && !model_order_status_is_open(status))
-            continue;
         json_t *o = json_pack("{s:s, s:s, s:o}", "id", db_col_text(st, 1), "status", status,
                               "total", money(db_col_i64(st, 3)));
         json_set_time_or_null(o, "promised_at", db_col_i64(st, 4));
@@ -166,8 +168,6 @@ static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only
         if (!open_only)
             json_object_set_new(o, "_id", json_integer(db_col_i64(st, 0)));
         json_array_append_new(arr, o);
-        if (open_only && (int)json_array_size(arr) >= limit)
-            break;
     }
     sqlite3_reset(st);
     if (open_only)
@@ -198,16 +198,17 @@ static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only
 static json_t *customer_requests(struct db *r, int64_t customer_id, bool open_only, int limit)
 {
     json_t *arr = json_array();
+    /* Open means neither solved nor closed (model_status_is_open). */
     sqlite3_stmt *st = db_stmt(
         r, "SELECT r.id, r.channel, r.kind, r.status, r.priority, r.topic, r.subject, "
            "r.created_at_ms, s.code FROM requests r LEFT JOIN stores s ON s.id = r.store_id "
-           "WHERE r.customer_id = $1 ORDER BY r.id DESC LIMIT $2");
+           "WHERE r.customer_id = $1 AND ($3 = 0 OR r.status NOT IN ('solved', 'closed')) "
+           "ORDER BY r.id DESC LIMIT $2");
     db_bind_i64(st, 1, customer_id);
-    db_bind_i64(st, 2, open_only ? 1000 : limit);
+    db_bind_i64(st, 2, limit);
+    db_bind_i64(st, 3, open_only);
     while (db_step(r, st, NULL) == 1) {
         const char *status = db_col_text(st, 3);
-        if (open_only && !model_status_is_open(status))
-            continue;
         json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)db_col_i64(st, 0),
                               "channel", db_col_text(st, 1), "kind", db_col_text(st, 2),
                               "status", status, "priority", db_col_text(st, 4));
@@ -216,8 +217,6 @@ static json_t *customer_requests(struct db *r, int64_t customer_id, bool open_on
         json_set_time_or_null(o, "created_at", db_col_i64(st, 7));
         json_set_str_or_null(o, "store", db_col_text(st, 8));
         json_array_append_new(arr, o);
-        if ((int)json_array_size(arr) >= limit)
-            break;
     }
     sqlite3_reset(st);
     return arr;
@@ -306,7 +305,8 @@ int store_customer_get(struct db *r, int64_t id, const struct scope_filter *sf, 
                                              ledger));
 
     json_t *merges = json_array();
-    st = db_stmt(r, "SELECT other_customer_id, reason, status FROM merge_suggestions "
+    st = db_stmt(r, "SELECT CASE WHEN customer_id = $1 THEN other_customer_id "
+                    "ELSE customer_id END, reason, status FROM merge_suggestions "
                     "WHERE customer_id = $1 OR other_customer_id = $1");
     db_bind_i64(st, 1, id);
     while (db_step(r, st, NULL) == 1)

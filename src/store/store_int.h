@@ -14,12 +14,27 @@ struct pending_event {
     struct hub_event ev;
 };
 
+/* A full-text row written at the end of the batch (see store_tx_search_add). */
+struct pending_search {
+    int64_t message_id;
+    char *terms; /* owned */
+};
+
 struct store_tx {
     struct store *s;
     struct db *db;
     struct pending_event *pending; /* events of this batch, in order */
     size_t n_pending, cap_pending;
+    struct pending_search *search; /* index rows of this batch */
+    size_t n_search, cap_search;
 };
+
+/*
+ * Index a message's search terms.  The rows are inserted after every job
+ * of the batch has run, outside any savepoint: FTS5 flushes its pending
+ * terms at each savepoint, which would write one tiny segment per row.
+ */
+void store_tx_search_add(struct store_tx *tx, int64_t message_id, const char *terms);
 
 struct job {
     store_job_fn fn;
@@ -60,14 +75,21 @@ struct store {
     int n_free;
     /* hub */
     struct hub hub;
+    /* region of each store id, for event scoping; used by the writer only */
+    char (*regions)[64];
+    bool *is_region_known;
+    size_t n_regions;
 };
+
+/* Forget the cached region of a store (its row changed). Writer only. */
+void store_region_forget(struct store *s, int64_t store_id);
 
 void hub_init(struct hub *h);
 void hub_destroy(struct hub *h);
 /* Publish committed events (ownership of each ev.json moves to the hub). */
 void hub_publish(struct hub *h, struct pending_event *evs, size_t n);
 
-/* Region of a store id ("" when none), for event scoping. */
+/* Region of a store id ("" when none), for scoping. */
 void store_region_of(struct db *db, int64_t store_id, char *out, size_t cap);
 
 /* Identity lookups shared by domain files. */

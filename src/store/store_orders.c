@@ -136,8 +136,10 @@ int store_store_upsert(struct store_tx *tx, const struct store_in *in, int64_t *
     db_bind_text(st, 5, in->time_zone, -1);
     db_bind_text(st, 6, in->address, -1);
     int rc = db_run(tx->db, st, err);
-    if (rc == 0 && out_id)
-        *out_id = store_store_id(tx->db, in->code);
+    int64_t id = rc == 0 ? store_store_id(tx->db, in->code) : 0;
+    store_region_forget(tx->s, id);
+    if (out_id)
+        *out_id = id;
     return rc;
 }
 
@@ -171,9 +173,11 @@ int store_purchase_add(struct store_tx *tx, const struct purchase_in *in, struct
     db_bind_i64(st, 5, in->items);
     db_bind_i64(st, 6, in->at_ms ? in->at_ms : tx_now_ms());
     rc = db_run(tx->db, st, err);
-    if (rc == ERR_CONFLICT)
+    if (rc == ERR_CONFLICT) {
+        err_clear(err);
         return err_set(err, ERR_CONFLICT, "id", "purchase '%s' exists already",
                        in->external_id ? in->external_id : "");
+    }
     return rc;
 }
 

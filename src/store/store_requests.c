@@ -48,10 +48,13 @@ static int64_t order_id_by_ref(struct db *db, const char *ref)
     return id;
 }
 
-static int insert_message(struct db *db, int64_t request_id, const char *direction,
+/* Insert a message and queue its index row (terms may be NULL: not searchable). */
+static int insert_message(struct store_tx *tx, int64_t request_id, const char *direction,
                           const char *channel, int64_t author_user_id, const char *author_name,
-                          const char *body, int64_t at_ms, struct err_info *err)
+                          const char *body, const char *terms, int64_t at_ms,
+                          struct err_info *err)
 {
+    struct db *db = tx->db;
     sqlite3_stmt *st = db_stmt(db, "INSERT INTO messages (request_id, direction, channel, "
                                    "author_user_id, author_name, body, created_at_ms) "
                                    "VALUES ($1, $2, $3, $4, $5, $6, $7)");
@@ -62,7 +65,10 @@ static int insert_message(struct db *db, int64_t request_id, const char *directi
     db_bind_text(st, 5, author_name, -1);
     db_bind_text(st, 6, body, -1);
     db_bind_i64(st, 7, at_ms);
-    return db_run(db, st, err);
+    int rc = db_run(db, st, err);
+    if (rc == 0)
+        store_tx_search_add(tx, db_last_id(db), terms);
+    return rc;
 }
 
 int store_request_create(struct store_tx *tx, const struct request_in *in,
@@ -135,20 +141,16 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
         return rc;
     out->id = db_last_id(db);
 
-    if ((rc = insert_message(db, out->id, "in", in->channel, 0, in->customer.name, in->text,
-                             created, err)) != 0)
+    if ((rc = insert_message(tx, out->id, "in", in->channel, 0, in->customer.name, in->text,
+                             in->search_terms, created, err)) != 0)
         return rc;
+    /* Replies of imported history are kept but not indexed: search finds what customers wrote. */
     for (size_t i = 0; i < in->n_replies; i++) {
-        rc = insert_message(db, out->id, "out", in->channel, 0, "operator", in->replies[i].text,
-                            in->replies[i].at_ms ? in->replies[i].at_ms : created, err);
+        rc = insert_message(tx, out->id, "out", in->channel, 0, "operator", in->replies[i].text,
+                            NULL, in->replies[i].at_ms ? in->replies[i].at_ms : created, err);
         if (rc != 0)
             return rc;
     }
-    st = db_stmt(db, "INSERT INTO request_search (rowid, terms) VALUES ($1, $2)");
-    db_bind_i64(st, 1, out->id);
-    db_bind_text(st, 2, in->search_terms ? in->search_terms : "", -1);
-    if ((rc = db_run(db, st, err)) != 0)
-        return rc;
 
     json_t *data = json_pack("{s:s, s:s, s:s}", "channel", in->channel, "kind", in->kind,
                              "status", status);
@@ -274,26 +276,32 @@ int store_request_get(struct db *r, int64_t id, const struct scope_filter *sf, b
     return 0;
 }
 
-/* Quote search terms as FTS5 strings joined by AND. */
+/* Is c a byte of a token for the index's unicode61 tokenizer?  (Non-ASCII: letters.) */
+static bool token_byte(unsigned char c)
+{
+    return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * The terms as an FTS5 query of single tokens joined by AND.  Terms are split
+ * where the tokenizer splits them ("12.5" is two tokens), so that no query is
+ * a phrase: the index keeps no positions (detail=none).
+ */
 static void fts_query(struct buf *b, const char *terms)
 {
-    const char *p = terms;
+    const unsigned char *p = (const unsigned char *)terms;
     while (*p) {
-        while (*p == ' ')
+        while (*p && !token_byte(*p))
             p++;
         if (!*p)
             break;
-        const char *start = p;
-        while (*p && *p != ' ')
+        const unsigned char *start = p;
+        while (*p && token_byte(*p))
             p++;
         if (b->len)
             buf_puts(b, " AND ");
         buf_putc(b, '"');
-        for (const char *c = start; c < p; c++) {
-            if (*c == '"')
-                buf_putc(b, '"');
-            buf_putc(b, *c);
-        }
+        buf_put(b, start, (size_t)(p - start));
         buf_putc(b, '"');
     }
 }
@@ -326,8 +334,8 @@ int store_request_list(struct db *r, const struct request_query *q, const struct
         fts_query(&fq, q->q_terms);
         if (fq.len == 0)
             buf_puts(&fq, "\"\"");
-        buf_puts(&sql, " AND r.id IN (SELECT rowid FROM request_search WHERE request_search "
-                       "MATCH $9)");
+        buf_puts(&sql, " AND r.id IN (SELECT m.request_id FROM messages m WHERE m.id IN "
+                       "(SELECT rowid FROM message_search WHERE message_search MATCH $9))");
     }
     if (sf && sf->scope == SCOPE_STORE)
         buf_puts(&sql, " AND r.store_id = $10");
@@ -404,7 +412,7 @@ out:
 
 /* Load the fields a patch needs; ERR_NOTFOUND when absent or out of scope. */
 struct current {
-    char status[16], priority[16], topic[64], queue[64];
+    char status[16], priority[16], topic[64], queue[512]; /* queue: 64 characters at most */
     int64_t assignee_id, customer_id, store_id, first_response_at_ms;
     bool has_topic, has_queue;
 };
@@ -580,8 +588,11 @@ int store_message_add(struct store_tx *tx, int64_t request_id, const struct mess
     if (db_step(db, st, NULL) == 1)
         snprintf(channel, sizeof channel, "%s", db_col_text(st, 0));
     sqlite3_reset(st);
-    if ((rc = insert_message(db, request_id, m->direction, channel, m->author_user_id,
-                             m->author_name, m->body, now, err)) != 0)
+    /* Internal notes are not searchable by customers' words; replies and messages are. */
+    if ((rc = insert_message(tx, request_id, m->direction, channel, m->author_user_id,
+                             m->author_name, m->body,
+                             strcmp(m->direction, "note") == 0 ? NULL : m->search_terms, now,
+                             err)) != 0)
         return rc;
     *out_id = db_last_id(db);
     bool is_reply = strcmp(m->direction, "out") == 0;
@@ -605,13 +616,6 @@ int store_message_add(struct store_tx *tx, int64_t request_id, const struct mess
     db_bind_text(st, 4, next, -1);
     if ((rc = db_run(db, st, err)) != 0)
         return rc;
-    if (m->search_terms && m->search_terms[0] && strcmp(m->direction, "note") != 0) {
-        st = db_stmt(db, "UPDATE request_search SET terms = terms || ' ' || $2 WHERE rowid = $1");
-        db_bind_i64(st, 1, request_id);
-        db_bind_text(st, 2, m->search_terms, -1);
-        if ((rc = db_run(db, st, err)) != 0)
-            return rc;
-    }
     json_t *d = json_pack("{s:I, s:s}", "message_id", (json_int_t)*out_id, "direction",
                           m->direction);
     if (next)
