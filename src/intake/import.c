@@ -10,6 +10,10 @@
  * error, the writer rolls the whole job back, and the batch runs again with
  * a savepoint per line, so the bad line is undone alone and reported while
  * the rest commits.  Validation at parse time keeps the second pass rare.
+ *
+ * Parsing and writing overlap: while the writer commits one batch (on a
+ * short-lived submitting thread), the caller parses the next into the other
+ * of two buffers.  Results are collected in order before a buffer is reused.
  */
 #include "intake/import.h"
 
@@ -21,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMPORT_BATCH 1000
+#include <pthread.h>
+
+#define IMPORT_BATCH 2000
 
 enum item_type { IT_DEPARTMENT, IT_STORE, IT_CUSTOMER, IT_ORDER, IT_PURCHASE, IT_BONUS,
                  IT_REQUEST, IT_COUNT };
@@ -50,16 +56,31 @@ struct item {
     } u;
 };
 
+/* One buffer of parsed items and, once written, their outcomes. */
+struct batch {
+    struct arena arena;
+    struct item *items;
+    size_t n_items, cap_items;
+    struct err_info *errs; /* one per item, filled by the writer */
+    int *results;
+    size_t cap_results;
+    bool is_careful;       /* a savepoint per item (second pass) */
+    int rc;                /* outcome of the whole batch */
+    struct err_info err;
+};
+
 struct importer {
     struct store *store;
     const char *actor;
-    struct arena arena; /* items of the current batch */
-    struct item *items;
-    size_t n_items, cap_items;
+    struct batch buffers[2];
+    struct batch *filling;  /* being parsed into */
+    struct batch *writing;  /* being written, NULL when idle */
+    pthread_t writer;
     int64_t line;
     int64_t accepted[IT_COUNT];
     int64_t rejected_count;
     json_t *rejected;
+    struct err_info failure; /* a batch that could not be written stops the import */
 };
 
 struct importer *importer_new(struct store *s, const char *actor)
@@ -67,17 +88,27 @@ struct importer *importer_new(struct store *s, const char *actor)
     struct importer *im = xcalloc(1, sizeof *im);
     im->store = s;
     im->actor = actor ? xstrdup(actor) : NULL;
-    arena_init(&im->arena, 1 << 20);
+    for (int i = 0; i < 2; i++)
+        arena_init(&im->buffers[i].arena, 1 << 20);
+    im->filling = &im->buffers[0];
     im->rejected = json_array();
     return im;
 }
+
+static void collect(struct importer *im);
 
 void importer_free(struct importer *im)
 {
     if (im == NULL)
         return;
-    arena_free(&im->arena);
-    free(im->items);
+    collect(im);
+    for (int i = 0; i < 2; i++) {
+        struct batch *b = &im->buffers[i];
+        arena_free(&b->arena);
+        free(b->items);
+        free(b->errs);
+        free(b->results);
+    }
     json_decref(im->rejected);
     free((char *)im->actor);
     free(im);
@@ -148,7 +179,7 @@ static int parse_order(json_t *o, struct arena *a, struct order_item *it, const 
 
 static int parse_item(struct importer *im, json_t *o, struct item *it, struct err_info *err)
 {
-    struct arena *a = &im->arena;
+    struct arena *a = &im->filling->arena;
     const char *type = NULL;
     int rc = intake_opt_enum(o, "type", type_names, &type, err);
     if (rc != 0)
@@ -272,69 +303,107 @@ static int write_item(struct store_tx *tx, struct item *it, struct err_info *err
     return ERR_INTERNAL;
 }
 
-struct batch_job {
-    struct importer *im;
-    struct err_info *errs; /* one per item */
-    int *results;
-    bool is_careful;       /* a savepoint per item (second pass) */
-};
-
 static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
 {
-    struct batch_job *j = arg;
-    for (size_t i = 0; i < j->im->n_items; i++) {
-        memset(&j->errs[i], 0, sizeof j->errs[i]);
-        if (!j->is_careful) {
-            j->results[i] = write_item(tx, &j->im->items[i], &j->errs[i]);
-            if (j->results[i] != 0)
+    struct batch *b = arg;
+    for (size_t i = 0; i < b->n_items; i++) {
+        memset(&b->errs[i], 0, sizeof b->errs[i]);
+        if (!b->is_careful) {
+            b->results[i] = write_item(tx, &b->items[i], &b->errs[i]);
+            if (b->results[i] != 0)
                 return err_set(err, ERR_CONFLICT, "", "line %lld failed; retrying line by line",
-                               (long long)j->im->items[i].line);
+                               (long long)b->items[i].line);
             continue;
         }
         struct tx_mark mark = store_tx_part_begin(tx);
-        j->results[i] = write_item(tx, &j->im->items[i], &j->errs[i]);
-        store_tx_part_end(tx, mark, j->results[i] == 0);
+        b->results[i] = write_item(tx, &b->items[i], &b->errs[i]);
+        store_tx_part_end(tx, mark, b->results[i] == 0);
     }
     return 0;
 }
 
-static int flush(struct importer *im, struct err_info *err)
+struct submit {
+    struct store *store;
+    struct batch *b;
+};
+
+/* Write one batch: straight through, then line by line if a line failed. */
+static void *submit_main(void *arg)
 {
-    if (im->n_items == 0)
-        return 0;
-    struct batch_job j = {.im = im};
-    j.errs = xcalloc(im->n_items, sizeof *j.errs);
-    j.results = xcalloc(im->n_items, sizeof *j.results);
+    struct submit *sub = arg;
+    struct batch *b = sub->b;
     struct err_info first = {0};
-    int rc = store_write(im->store, job_batch, &j, &first);
-    if (rc == ERR_CONFLICT) {
-        j.is_careful = true;
-        rc = store_write(im->store, job_batch, &j, err);
-    } else if (rc != 0) {
-        err_set(err, rc, first.field, "%s", first.message);
+    b->is_careful = false;
+    b->rc = store_write(sub->store, job_batch, b, &first);
+    if (b->rc == ERR_CONFLICT) {
+        b->is_careful = true;
+        b->rc = store_write(sub->store, job_batch, b, &b->err);
+    } else if (b->rc != 0) {
+        err_set(&b->err, b->rc, first.field, "%s", first.message);
     }
-    if (rc == 0) {
-        for (size_t i = 0; i < im->n_items; i++) {
-            if (j.results[i] == 0)
-                im->accepted[im->items[i].type]++;
+    free(sub);
+    return NULL;
+}
+
+/* Account for the lines of a written batch and make its buffer reusable. */
+static void account(struct importer *im, struct batch *b)
+{
+    if (b->rc == 0) {
+        for (size_t i = 0; i < b->n_items; i++) {
+            if (b->results[i] == 0)
+                im->accepted[b->items[i].type]++;
             else
-                reject(im, im->items[i].line, &j.errs[i]);
+                reject(im, b->items[i].line, &b->errs[i]);
         }
+    } else if (im->failure.code == 0) {
+        im->failure = b->err;
     }
-    free(j.errs);
-    free(j.results);
-    im->n_items = 0;
-    arena_reset(&im->arena);
-    return rc;
+    b->n_items = 0;
+    arena_reset(&b->arena);
+}
+
+/* Wait for the batch being written, if any, and account for it. */
+static void collect(struct importer *im)
+{
+    if (im->writing == NULL)
+        return;
+    pthread_join(im->writer, NULL);
+    account(im, im->writing);
+    im->writing = NULL;
+}
+
+/* Hand the filled buffer to the writer and go on in the other one; wait: until written. */
+static int flush(struct importer *im, bool wait)
+{
+    collect(im);
+    struct batch *b = im->filling;
+    if (im->failure.code == 0 && b->n_items > 0) {
+        xgrow((void **)&b->errs, &b->cap_results, b->n_items, sizeof *b->errs);
+        b->results = xrealloc(b->results, b->cap_results * sizeof *b->results);
+        memset(&b->err, 0, sizeof b->err);
+        struct submit *sub = xmalloc(sizeof *sub);
+        sub->store = im->store;
+        sub->b = b;
+        if (pthread_create(&im->writer, NULL, submit_main, sub) == 0) {
+            im->writing = b;
+        } else {
+            submit_main(sub); /* no thread to be had: write it here */
+            account(im, b);
+        }
+        im->filling = b == &im->buffers[0] ? &im->buffers[1] : &im->buffers[0];
+    }
+    if (wait)
+        collect(im);
+    return im->failure.code;
 }
 
 int importer_line(struct importer *im, const char *line, size_t len, struct err_info *err)
 {
     im->line++;
-    size_t b = 0;
-    while (b < len && (line[b] == ' ' || line[b] == '\t' || line[b] == '\r'))
-        b++;
-    if (b == len)
+    size_t skip = 0;
+    while (skip < len && (line[skip] == ' ' || line[skip] == '\t' || line[skip] == '\r'))
+        skip++;
+    if (skip == len)
         return 0;
     struct err_info e = {0};
     json_error_t je;
@@ -353,25 +422,25 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
         json_decref(o);
         return 0;
     }
-    xgrow((void **)&im->items, &im->cap_items, im->n_items + 1, sizeof *im->items);
-    struct item *it = &im->items[im->n_items];
+    struct batch *b = im->filling;
+    xgrow((void **)&b->items, &b->cap_items, b->n_items + 1, sizeof *b->items);
+    struct item *it = &b->items[b->n_items];
     memset(it, 0, sizeof *it);
     it->line = im->line;
     if (parse_item(im, o, it, &e) != 0)
         reject(im, im->line, &e);
     else
-        im->n_items++;
+        b->n_items++;
     json_decref(o);
-    if (im->n_items >= IMPORT_BATCH)
-        return flush(im, err);
+    if (b->n_items >= IMPORT_BATCH && flush(im, false) != 0)
+        return err_set(err, im->failure.code, im->failure.field, "%s", im->failure.message);
     return 0;
 }
 
 int importer_finish(struct importer *im, json_t **report, struct err_info *err)
 {
-    int rc = flush(im, err);
-    if (rc != 0)
-        return rc;
+    if (flush(im, true) != 0)
+        return err_set(err, im->failure.code, im->failure.field, "%s", im->failure.message);
     json_t *by_type = json_object();
     int64_t total = 0;
     for (int t = 0; t < IT_COUNT; t++) {

@@ -56,15 +56,16 @@ test('operator: live inbox, request view with customer 360, status change, wrong
 
     // A request through the intake API appears at the top without a reload.
     const cust = await customerWithBonus();
+    const store = (await apiGet('/stores')).items[0].code;
     const text = `Очередь на кассе, работает одна касса (${unique()})`;
     await page.evaluate(() => { window.__sameDocument = true; });
     const created = await postRequest(server.url, env.token, {
       channel: 'telegram', source_id: 'browser-' + unique(),
-      customer: { phone: cust.phone, name: cust.name }, store: 'MSK-001', text,
+      customer: { phone: cust.phone, name: cust.name }, store, text,
     });
     assert.equal(created.customer_id, cust.id, 'the request is linked to the known customer');
     const row = page.locator('#inbox-list .row', { hasText: text });
-    await row.waitFor({ timeout: 5000 });
+    await row.waitFor({ timeout: 10_000 });
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
     assert.equal(await page.locator('#inbox-list .row').first().getAttribute('data-id'), String(created.id));
 
@@ -124,7 +125,7 @@ test('store director sees only the store\'s requests, live ones included', async
     const ownText = `Не работает касса самообслуживания (${unique()})`;
     await postRequest(server.url, env.token, { channel: 'qr', source_id: 'qr-' + unique(), store: other, text: otherText });
     await postRequest(server.url, env.token, { channel: 'qr', source_id: 'qr-' + unique(), store: own, text: ownText });
-    await page.locator('#inbox-list .row', { hasText: ownText }).waitFor({ timeout: 5000 });
+    await page.locator('#inbox-list .row', { hasText: ownText }).waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('#inbox-list .row', { hasText: otherText }).count(), 0);
     assert.deepEqual(page.problems, [], 'no script errors or CSP violations');
   } finally {
