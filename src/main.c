@@ -20,6 +20,10 @@
 #include "demo/demo.h"
 #include "http/http.h"
 #include "intake/import.h"
+#include "analytics/analytics.h"
+#include "channels/channels.h"
+#include "jobs/jobs.h"
+#include "rules/rules.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -188,6 +192,17 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     api_load_models(&app);
+    if (rules_start(&app, &err) != 0 || analytics_start(&app, &err) != 0 ||
+        channels_start(&app, &err) != 0 || (jobs_start(&app) != 0 &&
+                                            err_set(&err, ERR_INTERNAL, "", "no scheduler") != 0)) {
+        fprintf(stderr, "otklik serve: %s\n", err.message);
+        channels_stop(&app);
+        analytics_stop(&app);
+        rules_stop(&app);
+        store_close(app.store);
+        api_free_models(&app);
+        return 1;
+    }
     struct http_options ho = {
         .store = app.store,
         .listen = cfg.listen,
@@ -201,6 +216,10 @@ static int cmd_serve(int argc, char **argv)
     char bound[96];
     if (http_start(api_routes, &app, &ho, &srv, bound, sizeof bound, &err) != 0) {
         fprintf(stderr, "otklik serve: %s\n", err.message);
+        jobs_stop();
+        channels_stop(&app);
+        analytics_stop(&app);
+        rules_stop(&app);
         store_close(app.store);
         api_free_models(&app);
         return 1;
@@ -219,6 +238,10 @@ static int cmd_serve(int argc, char **argv)
     log_info("serve stopping signal=%d", sig);
     store_hub_close(app.store); /* ends live streams so their connections can finish */
     http_stop(srv);
+    jobs_stop();
+    channels_stop(&app);
+    analytics_stop(&app);
+    rules_stop(&app);
     store_close(app.store);
     api_free_models(&app);
     log_info("serve stopped");
@@ -607,6 +630,7 @@ static const struct command commands[] = {
     {"classify", classify_main, "train, evaluate and run the text classifier"},
     {"calc", calc_main, "metric and SLA calculators (nps, csat, erlang-c, due, ...)"},
     {"config", cmd_config, "config example: print the documented configuration file"},
+    /* -- commands of the parts: rules (qr), channels (mail-in) -- */
 };
 
 static void usage(FILE *out)

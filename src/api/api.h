@@ -19,6 +19,10 @@ struct app {
     struct classifier *topic;     /* NULL when no model is loaded */
     struct classifier *sentiment; /* NULL when no model is loaded */
     int64_t started_at_ms;
+    /* The parts' own state, owned by each part's *_start/_stop. */
+    struct rules *rules;
+    struct analytics *analytics;
+    struct channels *channels;
 };
 
 /*

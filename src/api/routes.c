@@ -27,5 +27,8 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/users", api_users_list, PERM_USERS_READ, 0},
     {"GET", "/api/v1/vocabulary", api_vocabulary, PERM_NONE_BUT_LOGGED_IN, 0},
     {"GET", "/api/v1/admin/settings", api_settings_get, PERM_ADMIN, 0},
+    /* -- rules, SLA, escalation, routing, incidents, QR (src/rules) -- */
+    /* -- analytics: surveys, reports, dashboards (src/analytics) -- */
+    /* -- channels: webhooks, channel admin, outbox (src/channels) -- */
     {NULL, NULL, NULL, 0, 0},
 };

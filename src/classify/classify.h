@@ -123,11 +123,11 @@ int classify_train_file(const char *train_path, const char *dev_path,
 
 /* Scores of a model on a labelled set (classify_eval_file). */
 struct classify_eval {
-    size_t n;          /* examples */
-    double accuracy;   /* 0..1 */
-    double macro_f1;   /* mean F1 over the model's labels present in data or predictions */
-    double ece;        /* expected calibration error, 10 bins */
-    size_t n_unknown;  /* examples whose gold label the model does not know */
+    size_t n;         /* examples */
+    double accuracy;  /* 0..1 */
+    double macro_f1;  /* mean F1 over the model's labels present in data or predictions */
+    double ece;       /* expected calibration error, 10 bins */
+    size_t n_unknown; /* examples whose gold label the model does not know */
 };
 
 /*
@@ -179,14 +179,14 @@ enum urgency_priority { PRIORITY_LOW, PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_U
 
 /* What is known about the request besides its text; zero it for "nothing". */
 struct urgency_context {
-    const char *topic;         /* predicted topic label, or NULL */
-    const char *sentiment;     /* "negative" / "neutral" / "positive", or NULL */
-    double sentiment_conf;     /* confidence of sentiment, 0..1 */
-    int n_recent_contacts;     /* earlier requests of this customer on the same topic, last 30 days */
-    bool is_public;            /* a public post (social network, review site) */
-    int64_t public_reach;      /* followers of the author of a public post, 0 when unknown */
-    bool is_high_value;        /* high-value customer (loyalty tier, large spend) */
-    bool has_order_due_today;  /* the customer has an order due today */
+    const char *topic;     /* predicted topic label, or NULL */
+    const char *sentiment; /* "negative" / "neutral" / "positive", or NULL */
+    double sentiment_conf; /* confidence of sentiment, 0..1 */
+    int n_recent_contacts; /* earlier requests of this customer on the same topic, last 30 days */
+    bool is_public;        /* a public post (social network, review site) */
+    int64_t public_reach;  /* followers of the author of a public post, 0 when unknown */
+    bool is_high_value;    /* high-value customer (loyalty tier, large spend) */
+    bool has_order_due_today; /* the customer has an order due today */
 };
 
 #define URGENCY_MAX_SIGNALS 16

@@ -18,9 +18,9 @@
 #define EXIT_USAGE 2
 
 struct opt_spec {
-    const char *name;    /* "--data" */
-    bool has_value;      /* takes the next argument */
-    const char **value;  /* where the value goes (or "1" for flags) */
+    const char *name;   /* "--data" */
+    bool has_value;     /* takes the next argument */
+    const char **value; /* where the value goes (or "1" for flags) */
 };
 
 /* Parse argv[1..] against specs; ERR_INVALID with a message on stderr. */
@@ -31,8 +31,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opt_spec *s
         while (s->name && strcmp(s->name, argv[i]) != 0)
             s++;
         if (!s->name) {
-            fprintf(stderr, "otklik classify %s: unknown option '%s' (see --help)\n", cmd,
-                    argv[i]);
+            fprintf(stderr, "otklik classify %s: unknown option '%s' (see --help)\n", cmd, argv[i]);
             return ERR_INVALID;
         }
         if (!s->has_value) {
@@ -145,10 +144,10 @@ static int cmd_train(int argc, char **argv)
     const char *data = NULL, *out = NULL, *dev = NULL, *bits = NULL, *wng = NULL, *cng = NULL,
                *min_df = NULL, *solver = NULL, *cost = NULL, *eps = NULL, *quiet = NULL;
     struct opt_spec specs[] = {
-        {"--data", true, &data},   {"--out", true, &out},         {"--dev", true, &dev},
+        {"--data", true, &data},      {"--out", true, &out},         {"--dev", true, &dev},
         {"--hash-bits", true, &bits}, {"--word-ngrams", true, &wng}, {"--char-ngrams", true, &cng},
-        {"--min-df", true, &min_df}, {"--solver", true, &solver},  {"--c", true, &cost},
-        {"--eps", true, &eps},     {"--quiet", false, &quiet},    {NULL, false, NULL},
+        {"--min-df", true, &min_df},  {"--solver", true, &solver},   {"--c", true, &cost},
+        {"--eps", true, &eps},        {"--quiet", false, &quiet},    {NULL, false, NULL},
     };
     if (parse_opts("train", argc, argv, specs))
         return EXIT_USAGE;
@@ -325,8 +324,10 @@ static int cmd_retrain(int argc, char **argv)
         return 0;
     }
     const char *seed = NULL, *corr = NULL, *model = NULL, *out = NULL;
-    struct opt_spec specs[] = {{"--seed", true, &seed},   {"--corrections", true, &corr},
-                               {"--model", true, &model}, {"--out", true, &out},
+    struct opt_spec specs[] = {{"--seed", true, &seed},
+                               {"--corrections", true, &corr},
+                               {"--model", true, &model},
+                               {"--out", true, &out},
                                {NULL, false, NULL}};
     if (parse_opts("retrain", argc, argv, specs))
         return EXIT_USAGE;
@@ -455,9 +456,9 @@ static int cmd_bench(int argc, char **argv)
         return 0;
     }
     const char *model = NULL, *data = NULL, *repeat_s = NULL, *also_path = NULL, *urg = NULL;
-    struct opt_spec specs[] = {{"--model", true, &model},   {"--data", true, &data},
+    struct opt_spec specs[] = {{"--model", true, &model},     {"--data", true, &data},
                                {"--repeat", true, &repeat_s}, {"--also", true, &also_path},
-                               {"--urgency", false, &urg},  {NULL, false, NULL}};
+                               {"--urgency", false, &urg},    {NULL, false, NULL}};
     if (parse_opts("bench", argc, argv, specs))
         return EXIT_USAGE;
     if (!model)

@@ -50,8 +50,8 @@ struct feat_scratch {
     struct dedupe_slot *slots; /* open-addressing de-duplication table */
     size_t n_slots;            /* power of two */
     uint32_t gen;
-    uint32_t *uniq;  /* distinct bucket ids, first-seen order */
-    float *count;    /* occurrences of uniq[i] */
+    uint32_t *uniq; /* distinct bucket ids, first-seen order */
+    float *count;   /* occurrences of uniq[i] */
     size_t n_uniq, cap_uniq;
     float *acc; /* per-label accumulators of model_scores, 32-byte aligned */
     size_t cap_acc;
@@ -96,15 +96,15 @@ struct classifier {
     char **labels;         /* n_labels, owned */
     uint32_t *label_count; /* training examples per label */
     uint32_t n_feat;
-    uint32_t *buckets; /* n_feat, ascending: the bucket of each row */
+    uint32_t *buckets;        /* n_feat, ascending: the bucket of each row */
     struct model_slot *slots; /* open-addressing index: bucket → row and idf */
     uint32_t slot_mask;       /* number of slots - 1 (a power of two) */
-    uint32_t stride;   /* floats per row: n_labels + 1 rounded up to 8 (one 32-byte vector) */
-    float *rows;       /* n_feat × stride, 32-byte aligned: the weight of each label, then
-                          the idf at [n_labels], then zero padding */
-    int8_t *qrows;     /* n_feat × qstride: rows quantised for prediction, 64-byte aligned */
-    uint32_t qstride;  /* bytes per quantised row: n_labels rounded up to 8 */
-    float *bias;       /* n_labels */
+    uint32_t stride;  /* floats per row: n_labels + 1 rounded up to 8 (one 32-byte vector) */
+    float *rows;      /* n_feat × stride, 32-byte aligned: the weight of each label, then
+                         the idf at [n_labels], then zero padding */
+    int8_t *qrows;    /* n_feat × qstride: rows quantised for prediction, 64-byte aligned */
+    uint32_t qstride; /* bytes per quantised row: n_labels rounded up to 8 */
+    float *bias;      /* n_labels */
     struct classifier_summary sum;
 };
 

@@ -86,8 +86,8 @@ void classify_eval(const struct classifier *c, const struct dataset *d, FILE *re
         fprintf(report, "\n\n%4s  %-*s %9s %9s %9s %8s\n", "#", (int)width, "label", "precision",
                 "recall", "f1", "support");
         for (size_t k = 0; k < nl; k++)
-            fprintf(report, "%4zu  %-*s %9.4f %9.4f %9.4f %8zu\n", k + 1, (int)width,
-                    c->labels[k], prec[k], rec[k], f1[k], support[k]);
+            fprintf(report, "%4zu  %-*s %9.4f %9.4f %9.4f %8zu\n", k + 1, (int)width, c->labels[k],
+                    prec[k], rec[k], f1[k], support[k]);
         fprintf(report, "\nconfusion matrix (rows: true label, columns: predicted, by # above)\n");
         size_t big = 1;
         for (size_t i = 0; i < nl * nl; i++)

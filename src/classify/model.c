@@ -26,10 +26,6 @@
 
 static const char MODEL_MAGIC[8] = {'O', 'T', 'K', 'L', 'I', 'K', 'C', 'M'};
 
-/* Eight floats: one AVX register, or two SSE ones on the baseline x86-64. */
-typedef float v8f __attribute__((vector_size(32)));
-typedef int8_t v8i8 __attribute__((vector_size(8)));
-
 /* Zeroed n_floats floats aligned to a cache line; freed with free(). */
 static float *alloc_rows(size_t n_floats)
 {
@@ -147,24 +143,61 @@ int model_label_index(const struct classifier *c, const char *label)
 /* ---- prediction -------------------------------------------------------- */
 
 /*
- * acc[0 .. qstride/8) += value * row, over the int8 rows of refs.  Cloned for
- * AVX2 where the CPU has it: this loop is most of the cost of a prediction
- * with many labels.
+ * acc[k] = sum over refs of value * row[k], for k < qstride, over the int8
+ * rows.  This loop is most of the cost of a prediction with many labels,
+ * so x86-64 CPUs with AVX2 get a version that widens 8 weights at a time
+ * and keeps each block of 8 sums in a register (the rows of one text stay
+ * in L1 while the blocks are swept).
  */
-__attribute__((target_clones("avx2", "default"))) static void
-accumulate(const int8_t *qrows, uint32_t qstride, const struct row_ref *refs, size_t n, v8f *acc)
+static void accumulate_generic(const int8_t *qrows, uint32_t qstride, const struct row_ref *refs,
+                               size_t n, float *acc)
 {
-    const size_t nv = qstride / 8;
     for (size_t i = 0; i < n; i++) {
         const int8_t *q = qrows + (size_t)refs[i].row * qstride;
         const float v = refs[i].value;
-        for (size_t j = 0; j < nv; j++) {
-            v8i8 b;
-            memcpy(&b, q + 8 * j, 8);
-            acc[j] += v * __builtin_convertvector(b, v8f);
-        }
+        for (size_t k = 0; k < qstride; k++)
+            acc[k] += v * (float)q[k];
     }
 }
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx2,fma"))) static void accumulate_avx2(const int8_t *qrows,
+                                                                uint32_t qstride,
+                                                                const struct row_ref *refs,
+                                                                size_t n, float *acc)
+{
+    for (size_t j = 0; j < qstride; j += 8) {
+        __m256 sum = _mm256_setzero_ps();
+        for (size_t i = 0; i < n; i++) {
+            const int8_t *q = qrows + (size_t)refs[i].row * qstride + j;
+            __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)q);
+            __m256 w = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+            sum = _mm256_fmadd_ps(_mm256_set1_ps(refs[i].value), w, sum);
+        }
+        _mm256_storeu_ps(acc + j, sum);
+    }
+}
+
+static void accumulate(const int8_t *qrows, uint32_t qstride, const struct row_ref *refs, size_t n,
+                       float *acc)
+{
+    static int has_avx2 = -1; /* racy but idempotent: every thread computes the same */
+    if (has_avx2 < 0)
+        has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (has_avx2)
+        accumulate_avx2(qrows, qstride, refs, n, acc);
+    else
+        accumulate_generic(qrows, qstride, refs, n, acc);
+}
+#else
+static void accumulate(const int8_t *qrows, uint32_t qstride, const struct row_ref *refs, size_t n,
+                       float *acc)
+{
+    accumulate_generic(qrows, qstride, refs, n, acc);
+}
+#endif
 
 void model_scores(const struct classifier *c, const char *text, size_t len, double *scores)
 {
@@ -204,7 +237,7 @@ void model_scores(const struct classifier *c, const char *text, size_t len, doub
     }
     /* Pass 2: the weighted sum of the rows (the idf lane and padding are ignored). */
     memset(fs->acc, 0, c->qstride * sizeof(float));
-    accumulate(c->qrows, c->qstride, fs->rowv, n, (v8f *)fs->acc);
+    accumulate(c->qrows, c->qstride, fs->rowv, n, fs->acc);
     double inv = norm2 > 0 ? 1.0 / sqrt(norm2) : 0.0;
     for (size_t k = 0; k < nl; k++)
         scores[k] = fs->acc[k] * inv + c->bias[k];

@@ -252,12 +252,11 @@ static void normalise_cp(struct text_tokens *t, uint32_t cp)
     }
     utf8proc_int32_t out[8];
     int boundclass = 0;
-    utf8proc_ssize_t n = utf8proc_decompose_char(
-        (utf8proc_int32_t)cp, out, 8,
-        UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK |
-            UTF8PROC_IGNORE |
-            UTF8PROC_LUMP,
-        &boundclass);
+    utf8proc_ssize_t n =
+        utf8proc_decompose_char((utf8proc_int32_t)cp, out, 8,
+                                UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+                                    UTF8PROC_STRIPMARK | UTF8PROC_IGNORE | UTF8PROC_LUMP,
+                                &boundclass);
     if (n < 0 || n > 8) {
         return;
     }
@@ -580,8 +579,8 @@ static const char *stem_cached(const char *word, size_t len, enum text_script sc
 static void stem_into_chars(struct text_tokens *t, struct text_token *k)
 {
     size_t n;
-    const char *s = stem_cached(t->chars + k->text_off, k->text_len,
-                                (enum text_script)k->script, &n);
+    const char *s =
+        stem_cached(t->chars + k->text_off, k->text_len, (enum text_script)k->script, &n);
     /* The stem of a word is usually a prefix of it: share the bytes. */
     if (n <= k->text_len && memcmp(s, t->chars + k->text_off, n) == 0) {
         k->stem_len = (uint32_t)n;
@@ -702,8 +701,8 @@ static void tokenize_cps(struct text_tokens *t, unsigned flags)
         }
         /* Punctuation run; stop before something that starts another token. */
         size_t j = i + 1;
-        while (j < n && t->cls[j] == C_PUNCT && !(t->cps[j] == '@' && j + 1 < n &&
-                                                  mention_char(t, j + 1)))
+        while (j < n && t->cls[j] == C_PUNCT &&
+               !(t->cps[j] == '@' && j + 1 < n && mention_char(t, j + 1)))
             j++;
         emit_punct(t, i, j);
         i = j;

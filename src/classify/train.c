@@ -61,8 +61,8 @@ static void liblinear_print(const char *msg)
     if (!strstr(msg, "optimization finished") && strncmp(msg, "init f", 6) != 0)
         return;
     progress.done++;
-    if (progress.is_quiet || (!progress.is_tty && progress.done % 10 != 0 &&
-                              progress.done != progress.n_classes))
+    if (progress.is_quiet ||
+        (!progress.is_tty && progress.done % 10 != 0 && progress.done != progress.n_classes))
         return;
     char line[96];
     snprintf(line, sizeof(line), "solving %u/%u", progress.done, progress.n_classes);

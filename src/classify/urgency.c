@@ -29,44 +29,71 @@ struct text_rule {
 };
 
 static const struct text_rule rules[] = {
-    {"urgent:explicit", URGENT, 2,
+    {"urgent:explicit",
+     URGENT,
+     2,
      {"срочн", "немедлен", "=безотлагательно", "=asap", "urgent", "immediately", "=скорее",
       "=побыстрее"}},
     {"urgent:queue_now", URGENT, 1, {"очеред", "=queue", "=queues", "=касса =одна"}},
-    {"urgent:now", URGENT, 1,
+    {"urgent:now",
+     URGENT,
+     1,
      {"=прямо =сейчас", "=сейчас", "=right =now", "=в =данный =момент", "=до =сих =пор",
       "=уже =час", "=уже =полчаса", "=уже =40", "=уже =30"}},
     {"urgent:today", URGENT, 1, {"сегодн", "=today", "=tonight", "=до =вечера", "=к =вечеру"}},
-    {"urgent:waiting", URGENT, 1,
+    {"urgent:waiting",
+     URGENT,
+     1,
      {"=жду", "=ждем", "=ждём", "=не =привезли", "=не =доставили", "опаздыва", "=still =waiting",
       "=не =пришел", "=не =пришёл"}},
-    {"urgent:safety", URGENT, 3,
-     {"пожар", "=дым", "задымл", "искрит", "=током", "скользк", "=упал", "=упала", "травм",
-      "=fire", "smoke", "injur"}},
-    {"urgent:safety", URGENT, 3,
+    {"urgent:safety",
+     URGENT,
+     3,
+     {"пожар", "=дым", "задымл", "искрит", "=током", "скользк", "=упал", "=упала", "травм", "=fire",
+      "smoke", "injur"}},
+    {"urgent:safety",
+     URGENT,
+     3,
      {"=разбит стекл", "=разбитое =стекло", "осколк", "обрушил", "=запах =газа", "=gas =leak",
       "=slipped", "провод"}},
-    {"urgent:health", URGENT, 3,
+    {"urgent:health",
+     URGENT,
+     3,
      {"отрав", "аллерг", "=скорая", "=скорую", "=скорой", "тошнит", "=рвота", "госпитал",
       "=плохо =стало", "poison", "allerg", "hospital"}},
-    {"important:legal_threat", IMPORTANT, 3,
+    {"important:legal_threat",
+     IMPORTANT,
+     3,
      {"=суд", "=суда", "=судом", "=в =суд", "судебн", "прокурат", "роспотребнадзор", "=юрист",
       "адвокат", "=иск", "претензи", "полици"}},
-    {"important:legal_threat", IMPORTANT, 3,
-     {"защит =прав потребител", "=зозпп", "lawyer", "lawsuit", "=sue", "attorney",
-      "=court", "=legal =action"}},
-    {"important:public_threat", IMPORTANT, 2,
+    {"important:legal_threat",
+     IMPORTANT,
+     3,
+     {"защит =прав потребител", "=зозпп", "lawyer", "lawsuit", "=sue", "attorney", "=court",
+      "=legal =action"}},
+    {"important:public_threat",
+     IMPORTANT,
+     2,
      {"=напишу =в соцсет", "=выложу", "журналист", "=сми", "телевиден", "=напишу =отзыв",
       "=напишу =везде", "=опубликую", "=расскажу =всем", "=social =media", "=post =about"}},
-    {"important:repeated", IMPORTANT, 1, {"=снова", "=опять", "повторн", "=again", "=second =time"}},
-    {"important:repeated_many", IMPORTANT, 2,
+    {"important:repeated",
+     IMPORTANT,
+     1,
+     {"=снова", "=опять", "повторн", "=again", "=second =time"}},
+    {"important:repeated_many",
+     IMPORTANT,
+     2,
      {"=второй =раз", "=третий =раз", "=четвертый =раз", "=не =первый =раз", "=third =time",
       "=в =который =раз", "=уже =писал", "=уже =писала", "=уже =звонил", "=уже =звонила",
       "=сколько =можно"}},
-    {"important:churn", IMPORTANT, 1,
+    {"important:churn",
+     IMPORTANT,
+     1,
      {"=больше =не =приду", "=больше =ни =ногой", "=к =конкурентам", "=отказываюсь",
       "=never =again", "=последний =раз", "=ноги =моей"}},
-    {"important:money", IMPORTANT, 1,
+    {"important:money",
+     IMPORTANT,
+     1,
      {"=списали =дважды", "=дважды", "=двойное =списание", "=верните =деньги", "=charged =twice",
       "=деньги =не =вернули", "=не =вернули"}},
 };
@@ -114,16 +141,16 @@ static void build_index(void)
             /* A prefix shorter than the key would be missed by the index. */
             if (!exact && len < 4)
                 abort();
-            index_refs[n_index_refs++] = (struct pattern_ref){key_of(w, len), (uint16_t)r,
-                                                              (uint16_t)p};
+            index_refs[n_index_refs++] =
+                (struct pattern_ref){key_of(w, len), (uint16_t)r, (uint16_t)p};
         }
     }
     qsort(index_refs, n_index_refs, sizeof(*index_refs), cmp_ref);
 }
 
 /* Does pattern match the word tokens words[0..n_words)? */
-static bool pattern_matches(const char *pattern, const struct text_tokens *t,
-                            const uint32_t *words, size_t n_words)
+static bool pattern_matches(const char *pattern, const struct text_tokens *t, const uint32_t *words,
+                            size_t n_words)
 {
     const char *w = pattern;
     for (size_t i = 0; i < n_words; i++) {

@@ -12,7 +12,12 @@
 
 #include <stdio.h>
 
-static const char *const steps[] = {
+/* Each part of the program owns one step (its tables); they are listed in order. */
+extern const char rules_schema_sql[];     /* src/rules/rules_schema.c */
+extern const char analytics_schema_sql[]; /* src/analytics/analytics_schema.c */
+extern const char channels_schema_sql[];  /* src/channels/channels_schema.c */
+
+static const char core_schema_sql[] =
     /* 1: the core model */
     "CREATE TABLE departments ("
     "  id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, name TEXT NOT NULL);"
@@ -93,6 +98,8 @@ static const char *const steps[] = {
     "  order_id INTEGER, store_id INTEGER, actor TEXT, data TEXT NOT NULL DEFAULT '{}',"
     "  at_ms INTEGER NOT NULL);"
     "CREATE INDEX events_request ON events(request_id, id);"
+    "CREATE TABLE consumers ("
+    "  name TEXT PRIMARY KEY, last_event_id INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);"
     "CREATE TABLE topic_corrections ("
     "  id INTEGER PRIMARY KEY, request_id INTEGER NOT NULL REFERENCES requests(id),"
     "  old_topic TEXT, new_topic TEXT NOT NULL, user_id INTEGER, actor TEXT NOT NULL,"
@@ -101,7 +108,13 @@ static const char *const steps[] = {
      * classify/text.h, so the tokenizer only splits.  Contentless: rows are
      * only ever added; queries need no positions (detail=none). */
     "CREATE VIRTUAL TABLE message_search USING fts5(terms, content='', detail=none, "
-    "tokenize='unicode61 remove_diacritics 0');",
+    "tokenize='unicode61 remove_diacritics 0');";
+
+static const char *const steps[] = {
+    core_schema_sql,      /* 1 */
+    rules_schema_sql,     /* 2 */
+    analytics_schema_sql, /* 3 */
+    channels_schema_sql,  /* 4 */
 };
 
 #define N_STEPS (int)(sizeof steps / sizeof steps[0])

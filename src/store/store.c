@@ -374,3 +374,56 @@ void store_close(struct store *s)
     free(s->path);
     free(s);
 }
+
+int store_events_since(struct db *r, int64_t after_id, int limit,
+                       int (*fn)(void *ctx, const struct event_row *ev), void *ctx,
+                       int64_t *out_last)
+{
+    sqlite3_stmt *st = db_stmt(r, "SELECT id, type, request_id, customer_id, order_id, store_id, "
+                                  "actor, data, at_ms FROM events WHERE id > $1 ORDER BY id "
+                                  "LIMIT $2");
+    db_bind_i64(st, 1, after_id);
+    db_bind_i64(st, 2, limit);
+    int rc = 0, step;
+    *out_last = after_id;
+    while ((step = db_step(r, st, NULL)) == 1) {
+        struct event_row ev = {
+            .id = db_col_i64(st, 0),
+            .type = db_col_text(st, 1),
+            .request_id = db_col_i64(st, 2),
+            .customer_id = db_col_i64(st, 3),
+            .order_id = db_col_i64(st, 4),
+            .store_id = db_col_i64(st, 5),
+            .actor = db_col_text(st, 6),
+            .data = db_col_text(st, 7),
+            .at_ms = db_col_i64(st, 8),
+        };
+        if ((rc = fn(ctx, &ev)) != 0)
+            break;
+        *out_last = ev.id;
+    }
+    sqlite3_reset(st);
+    return step < 0 ? step : rc;
+}
+
+int64_t store_consumer_position(struct db *db, const char *name)
+{
+    sqlite3_stmt *st = db_stmt(db, "SELECT last_event_id FROM consumers WHERE name = $1");
+    db_bind_text(st, 1, name, -1);
+    int64_t v = db_step(db, st, NULL) == 1 ? db_col_i64(st, 0) : 0;
+    sqlite3_reset(st);
+    return v;
+}
+
+int store_consumer_save(struct store_tx *tx, const char *name, int64_t last_event_id,
+                        struct err_info *err)
+{
+    sqlite3_stmt *st = db_stmt(tx->db, "INSERT INTO consumers (name, last_event_id, updated_at_ms) "
+                                       "VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET "
+                                       "last_event_id = excluded.last_event_id, "
+                                       "updated_at_ms = excluded.updated_at_ms");
+    db_bind_text(st, 1, name, -1);
+    db_bind_i64(st, 2, last_event_id);
+    db_bind_i64(st, 3, tx_now_ms());
+    return db_run(tx->db, st, err);
+}

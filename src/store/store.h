@@ -80,6 +80,33 @@ int store_queue_depth(struct store *s);
 struct db *store_reader(struct store *s);
 void store_reader_done(struct store *s, struct db *r);
 
+/* ---- the event log, for consumers (rules, rollups) -------------------- */
+
+struct event_row {
+    int64_t id;
+    const char *type;
+    int64_t request_id, customer_id, order_id, store_id; /* 0 when none */
+    const char *actor;                                  /* NULL when none */
+    const char *data;                                   /* JSON object text */
+    int64_t at_ms;
+};
+
+/*
+ * Call fn for each logged event with id > after_id, in id order, at most
+ * limit of them (strings valid during the call only).  *out_last is the id
+ * of the last event passed (after_id when none).  fn returning non-zero
+ * stops the scan and is returned.
+ */
+int store_events_since(struct db *r, int64_t after_id, int limit,
+                       int (*fn)(void *ctx, const struct event_row *ev), void *ctx,
+                       int64_t *out_last);
+
+/* A consumer's persisted position in the event log (0 when new). */
+int64_t store_consumer_position(struct db *db, const char *name);
+/* Save it, inside a job, so that it moves with the consumer's own writes. */
+int store_consumer_save(struct store_tx *tx, const char *name, int64_t last_event_id,
+                        struct err_info *err);
+
 /* ---- the live event hub ----------------------------------------------- */
 
 struct hub_event {

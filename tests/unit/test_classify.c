@@ -43,12 +43,12 @@ static const char *fixture(const char *name)
     return NULL;
 }
 
-static const char *const words_delivery[] = {"курьер", "доставка", "заказ", "привезли",
-                                             "опоздал", "трек", "courier", "delivery"};
-static const char *const words_price[] = {"цена", "ценник", "дорого", "скидка",
-                                          "акция", "чек", "price", "discount"};
+static const char *const words_delivery[] = {"курьер",  "доставка", "заказ",   "привезли",
+                                             "опоздал", "трек",     "courier", "delivery"};
+static const char *const words_price[] = {"цена",  "ценник", "дорого", "скидка",
+                                          "акция", "чек",    "price",  "discount"};
 static const char *const words_thanks[] = {"спасибо", "благодарю", "отлично", "вежливый",
-                                           "молодцы", "помогли", "thanks", "great"};
+                                           "молодцы", "помогли",   "thanks",  "great"};
 
 /* A small three-topic data set with overlapping filler words. */
 static void synth(struct dataset *d, int per_label, unsigned seed)
@@ -131,7 +131,8 @@ static void test_train_and_predict(void **state)
     const char *t3 = "спасибо большое, вы молодцы!!!";
     classifier_predict_probs(c, t3, strlen(t3), &p, probs);
     assert_string_equal(p.label, "gratitude");
-    assert_true(probs[0] + probs[1] + probs[2] > 0.999999 && probs[0] + probs[1] + probs[2] < 1.000001);
+    assert_true(probs[0] + probs[1] + probs[2] > 0.999999 &&
+                probs[0] + probs[1] + probs[2] < 1.000001);
     assert_true(probs[1] == p.confidence);
     /* No known feature: still a label and a valid confidence. */
     classifier_predict(c, "", 0, &p);
@@ -297,8 +298,9 @@ struct thread_job {
 };
 
 static const char *const thread_texts[8] = {
-    "курьер опоздал", "скидка на ценнике", "спасибо", "доставка заказа", "дорого!!!",
-    "благодарю за помощь", "trek courier delivery", "price discount",
+    "курьер опоздал",        "скидка на ценнике", "спасибо",
+    "доставка заказа",       "дорого!!!",         "благодарю за помощь",
+    "trek courier delivery", "price discount",
 };
 
 static void *thread_run(void *arg)
@@ -386,8 +388,8 @@ static void test_urgency(void **state)
     assert_true(has_signal(&r, "urgent:explicit"));
     assert_int_equal(r.quadrant, QUADRANT_URGENT);
 
-    struct urgency_context thanks = {.topic = "gratitude", .sentiment = "positive",
-                                     .sentiment_conf = 0.95};
+    struct urgency_context thanks = {
+        .topic = "gratitude", .sentiment = "positive", .sentiment_conf = 0.95};
     assess("Спасибо кассиру Марине за вежливость", &thanks, &r);
     assert_int_equal(r.quadrant, QUADRANT_NEITHER);
     assert_int_equal(r.priority, PRIORITY_LOW);
@@ -511,10 +513,12 @@ static void test_cli(void **state)
     assert_int_equal(run_cli(4, no_out), 2);
     const char *bad_opt[] = {"classify", "eval", "--model", "m", "--data", "d", "--bogus"};
     assert_int_equal(run_cli(7, bad_opt), 2);
-    const char *bad_bits[] = {"classify", "train", "--data", "a", "--out", "b", "--hash-bits", "40"};
+    const char *bad_bits[] = {"classify", "train", "--data",      "a",
+                              "--out",    "b",     "--hash-bits", "40"};
     assert_int_equal(run_cli(8, bad_bits), 2);
-    const char *missing[] = {"classify", "train", "--data", tmp_path("none.tsv"), "--out",
-                             tmp_path("none.bin"), "--quiet"};
+    const char *missing[] = {
+        "classify",           "train",  "--data", tmp_path("none.tsv"), "--out",
+        tmp_path("none.bin"), "--quiet"};
     assert_int_equal(run_cli(7, missing), 1);
     const char *missing_model[] = {"classify", "predict", "--model", tmp_path("none.bin")};
     assert_int_equal(run_cli(4, missing_model), 1);
@@ -641,11 +645,16 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_train_and_predict), cmocka_unit_test(test_model_round_trip),
-        cmocka_unit_test(test_model_file_errors), cmocka_unit_test(test_dataset_errors),
-        cmocka_unit_test(test_eval_report),       cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_urgency),           cmocka_unit_test(test_retrain),
-        cmocka_unit_test(test_cli),               cmocka_unit_test(test_public_data_sets),
+        cmocka_unit_test(test_train_and_predict),
+        cmocka_unit_test(test_model_round_trip),
+        cmocka_unit_test(test_model_file_errors),
+        cmocka_unit_test(test_dataset_errors),
+        cmocka_unit_test(test_eval_report),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_urgency),
+        cmocka_unit_test(test_retrain),
+        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_public_data_sets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
