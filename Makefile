@@ -8,7 +8,7 @@ PKGS      := libmicrohttpd jansson sqlite3 libsodium libutf8proc libcurl gmime-3
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wvla -Wno-format-nonliteral
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -llinear -lm -pthread
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -g -pthread -Isrc -Ibuild/gen $(PKG_CFLAGS) $(WARN)
 REL_CFLAGS  := $(BASE_CFLAGS) -O2
