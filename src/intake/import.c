@@ -275,16 +275,8 @@ static int write_item(struct store_tx *tx, struct item *it, struct err_info *err
         int64_t id;
         return store_customer_resolve(tx, &it->u.customer, 0, 0, &id, err);
     }
-    case IT_ORDER: {
-        for (size_t i = 0; i < it->u.order.n_steps; i++) {
-            int64_t id;
-            bool dup;
-            int rc = store_order_event(tx, &it->u.order.steps[i], &id, &dup, err);
-            if (rc != 0)
-                return rc;
-        }
-        return 0;
-    }
+    case IT_ORDER:
+        return store_order_import(tx, it->u.order.steps, it->u.order.n_steps, err);
     case IT_PURCHASE:
         return store_purchase_add(tx, &it->u.purchase, err);
     case IT_BONUS:

@@ -286,6 +286,16 @@ struct order_event_in {
 int store_order_event(struct store_tx *tx, const struct order_event_in *in, int64_t *out_order_id,
                       bool *out_duplicate, struct err_info *err);
 
+/*
+ * Import an order's history from an earlier system: steps in time order, the
+ * last one holding the current status.  A new order is written with its
+ * history and one order.imported event, so past steps do not set off the
+ * reactions meant for live changes; an order already known gets each step
+ * as a live change.  ERR_INVALID for a missing customer or unknown store.
+ */
+int store_order_import(struct store_tx *tx, const struct order_event_in *steps, size_t n_steps,
+                       struct err_info *err);
+
 struct store_in {
     const char *code, *name, *city, *region, *time_zone, *address;
 };

@@ -7,6 +7,7 @@
  */
 #include "store/store_int.h"
 
+#include "core/buf.h"
 #include "core/mem.h"
 
 #include <stdio.h>
@@ -119,6 +120,72 @@ int store_order_event(struct store_tx *tx, const struct order_event_in *in, int6
         return (int)ev;
     *out_order_id = order_id;
     return 0;
+}
+
+int store_order_import(struct store_tx *tx, const struct order_event_in *steps, size_t n_steps,
+                       struct err_info *err)
+{
+    struct db *db = tx->db;
+    const struct order_event_in *first = &steps[0], *last = &steps[n_steps - 1];
+    int rc;
+    sqlite3_stmt *st = db_stmt(db, "SELECT id FROM orders WHERE external_id = $1");
+    db_bind_text(st, 1, first->order_ref, -1);
+    bool is_known = db_step(db, st, NULL) == 1;
+    sqlite3_reset(st);
+    if (is_known) {
+        for (size_t i = 0; i < n_steps; i++) {
+            int64_t id;
+            bool dup;
+            if ((rc = store_order_event(tx, &steps[i], &id, &dup, err)) != 0)
+                return rc;
+        }
+        return 0;
+    }
+    if (!customer_in_has_identity(&first->customer))
+        return err_set(err, ERR_INVALID, "customer",
+                       "order '%s' is new: a customer identity is required", first->order_ref);
+    int64_t now = tx_now_ms(), store_id, customer_id;
+    if ((rc = opt_store(db, first->store_code, &store_id, err)) != 0 ||
+        (rc = store_customer_resolve(tx, &first->customer, 0, now, &customer_id, err)) != 0)
+        return rc;
+    int64_t created = first->at_ms ? first->at_ms : now;
+    int64_t updated = last->at_ms ? last->at_ms : created;
+    st = db_stmt(db, "INSERT INTO orders (external_id, customer_id, store_id, status, total_kop, "
+                     "promised_at_ms, created_at_ms, updated_at_ms) "
+                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+    db_bind_text(st, 1, first->order_ref, -1);
+    db_bind_i64(st, 2, customer_id);
+    db_bind_i64_or_null(st, 3, store_id);
+    db_bind_text(st, 4, last->status, -1);
+    db_bind_i64(st, 5, first->total_kop > 0 ? first->total_kop : 0);
+    db_bind_i64_or_null(st, 6, first->promised_at_ms);
+    db_bind_i64(st, 7, created);
+    db_bind_i64(st, 8, updated);
+    if ((rc = db_run(db, st, err)) != 0)
+        return rc;
+    int64_t order_id = db_last_id(db);
+    for (size_t i = 0; i < n_steps; i++) {
+        st = db_stmt(db, "INSERT INTO order_history (order_id, status, note, source_id, at_ms) "
+                         "VALUES ($1, $2, $3, $4, $5)");
+        db_bind_i64(st, 1, order_id);
+        db_bind_text(st, 2, steps[i].status, -1);
+        db_bind_text(st, 3, steps[i].note, -1);
+        db_bind_text(st, 4, steps[i].source_id, -1);
+        db_bind_i64(st, 5, steps[i].at_ms ? steps[i].at_ms : updated);
+        if ((rc = db_run(db, st, err)) != 0)
+            return rc;
+    }
+    struct buf d;
+    buf_init(&d, 0);
+    buf_puts(&d, "{\"order\":");
+    buf_put_json_str(&d, first->order_ref);
+    buf_puts(&d, ",\"status\":");
+    buf_put_json_str(&d, last->status);
+    buf_printf(&d, ",\"steps\":%zu}", n_steps);
+    int64_t ev = store_event_add(tx, "order.imported", 0, customer_id, order_id, store_id,
+                                 first->actor, buf_cstr(&d), err);
+    buf_free(&d);
+    return ev < 0 ? (int)ev : 0;
 }
 
 int store_store_upsert(struct store_tx *tx, const struct store_in *in, int64_t *out_id,
