@@ -90,7 +90,9 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory build/otklik build/otklik-san $(UNIT_BIN)
 	$(Q)scripts/check.sh
 
-bench: build/otklik
+bench:
+	$(Q)scripts/deps.sh --bench
+	$(Q)$(MAKE) --no-print-directory build/otklik
 	$(Q)bench/run.sh
 
 fmt:

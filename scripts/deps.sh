@@ -12,6 +12,11 @@ PACKAGES=(
     chromium
 )
 
+# --bench: also what the benchmarks drive and compare with.
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES+=(wrk fasttext curl)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -278,6 +278,9 @@ struct db *store_reader(struct store *s)
         pthread_cond_wait(&s->rfree, &s->rmu);
     struct db *r = s->readers[--s->n_free];
     pthread_mutex_unlock(&s->rmu);
+    /* One read transaction per borrowing: the reads see one snapshot, and the
+     * file and WAL locks are taken once instead of once per statement. */
+    db_run(r, db_stmt(r, "BEGIN"), NULL);
     return r;
 }
 
@@ -285,6 +288,7 @@ void store_reader_done(struct store *s, struct db *r)
 {
     if (r == NULL)
         return;
+    db_run(r, db_stmt(r, "COMMIT"), NULL);
     pthread_mutex_lock(&s->rmu);
     s->readers[s->n_free++] = r;
     pthread_cond_signal(&s->rfree);
@@ -299,9 +303,9 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     if (opt)
         s->opt = *opt;
     if (s->opt.n_readers <= 0)
-        s->opt.n_readers = 8;
+        s->opt.n_readers = 4;
     if (s->opt.reader_cache_kib <= 0)
-        s->opt.reader_cache_kib = 4096;
+        s->opt.reader_cache_kib = 16384;
     if (s->opt.writer_cache_kib <= 0)
         s->opt.writer_cache_kib = 16384;
     if (s->opt.max_batch <= 0)

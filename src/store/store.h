@@ -25,8 +25,8 @@ struct store;
 struct store_tx; /* a job's view of the writer's open transaction */
 
 struct store_options {
-    int n_readers;        /* read connections in the pool (default 8) */
-    int reader_cache_kib; /* page cache per reader (default 4096) */
+    int n_readers;        /* read connections in the pool (default 4) */
+    int reader_cache_kib; /* page cache per reader (default 16384) */
     int writer_cache_kib; /* page cache of the writer (default 16384) */
     int max_batch;        /* jobs per group commit at most (default 1024) */
 };

@@ -18,12 +18,16 @@ local texts = {
   "Приложение не открывается после обновления",
 }
 
+-- Store codes of the database under test, one per line (bench/core/run.sh writes them).
+local stores = {}
+for line in io.lines(os.getenv("OTKLIK_STORES")) do stores[#stores + 1] = line end
+
 local n = 0
 request = function()
   n = n + 1
   local body = string.format(
-    '{"channel":"telegram","source_id":"bench-%s-%d-%d","customer":{"phone":"+7916%07d","telegram_id":"%d"},"store":"MSK-%03d","text":"%s"}',
-    run, tid, n, (tid * 1000003 + n) % 10000000, tid * 100000000 + n, (n % 50) + 1, texts[(n % #texts) + 1])
+    '{"channel":"telegram","source_id":"bench-%s-%d-%d","customer":{"phone":"+7916%07d","telegram_id":"%d"},"store":"%s","text":"%s"}',
+    run, tid, n, (tid * 1000003 + n) % 10000000, tid * 100000000 + n, stores[(n % #stores) + 1], texts[(n % #texts) + 1])
   return wrk.format("POST", "/api/v1/requests",
     { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("OTKLIK_TOKEN") }, body)
 end
