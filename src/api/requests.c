@@ -89,12 +89,14 @@ int api_requests_create(struct http_request *req, struct http_response *resp)
         rc = check_store_scope(req, &in);
     if (rc == 0) {
         in.actor = api_actor(req);
+        in.want_json = true;
         api_enrich_request(req->app, &in, &req->arena);
         struct create_job job = {.in = &in};
         rc = store_write(req->app->store, job_create, &job, &req->err);
         if (rc == 0)
-            rc = reply_request(req, resp, job.out.id, false, job.out.is_duplicate ? 200 : 201,
-                               NULL);
+            http_reply_json(resp, job.out.is_duplicate ? 200 : 201, job.out.json);
+        else
+            json_decref(job.out.json);
     }
     json_decref(body);
     return rc;

@@ -23,6 +23,7 @@ static struct app *the_app;
 static void *scheduler_main(void *arg)
 {
     (void)arg;
+    pthread_setname_np(pthread_self(), "otklik-jobs");
     int64_t due_ms[MAX_JOBS] = {0};
     pthread_mutex_lock(&mu);
     while (!is_stopping) {

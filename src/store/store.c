@@ -4,11 +4,11 @@
  *
  * The writer takes every queued job (up to max_batch), runs each inside
  * BEGIN IMMEDIATE ... COMMIT in its own SAVEPOINT so a failing job undoes
- * only its own writes, then commits once for the whole batch.  Callers sleep
- * on jobs_done until their job is marked done, which happens only after the
- * commit returned: with synchronous=FULL that is after the WAL fsync.  The
- * batch grows naturally with load, so the fsync cost is shared by every
- * request that arrived while the previous batch was being written.
+ * only its own writes, then commits once for the whole batch.  Each caller
+ * sleeps on its job's semaphore, posted only after the commit returned: with
+ * synchronous=FULL that is after the WAL fsync.  The batch grows naturally
+ * with load, so the fsync cost is shared by every request that arrived while
+ * the previous batch was being written.
  */
 #include "store/store_int.h"
 
@@ -130,6 +130,7 @@ static void run_batch(struct store *s, struct job *batch)
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
+    pthread_setname_np(pthread_self(), "otklik-writer");
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (s->head == NULL && !s->is_stopping)
@@ -152,10 +153,13 @@ static void *writer_main(void *arg)
 
         run_batch(s, batch);
 
+        /* Wake exactly the callers of this batch (read next before posting:
+         * a woken caller's job lives on its stack and is gone at once). */
+        for (struct job *j = batch, *next; j != NULL; j = next) {
+            next = j->next;
+            sem_post(&j->done);
+        }
         pthread_mutex_lock(&s->mu);
-        for (struct job *j = batch; j != NULL; j = j->next)
-            j->is_done = true;
-        pthread_cond_broadcast(&s->jobs_done);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -164,9 +168,11 @@ static void *writer_main(void *arg)
 int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
 {
     struct job j = {.fn = fn, .arg = arg, .err = err};
+    sem_init(&j.done, 0, 0);
     pthread_mutex_lock(&s->mu);
     if (s->is_stopping) {
         pthread_mutex_unlock(&s->mu);
+        sem_destroy(&j.done);
         return err_set(err, ERR_UNAVAILABLE, "", "the server is shutting down");
     }
     if (s->tail)
@@ -176,9 +182,10 @@ int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *er
     s->tail = &j;
     s->depth++;
     pthread_cond_signal(&s->has_jobs);
-    while (!j.is_done)
-        pthread_cond_wait(&s->jobs_done, &s->mu);
     pthread_mutex_unlock(&s->mu);
+    while (sem_wait(&j.done) != 0)
+        ; /* EINTR: keep waiting, the writer always posts */
+    sem_destroy(&j.done);
     return j.result;
 }
 
@@ -312,7 +319,6 @@ int store_open(const char *path, const struct store_options *opt, struct store *
         s->opt.max_batch = 1024;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->has_jobs, NULL);
-    pthread_cond_init(&s->jobs_done, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rfree, NULL);
     hub_init(&s->hub);
@@ -372,7 +378,6 @@ void store_close(struct store *s)
     free(s->is_region_known);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->has_jobs);
-    pthread_cond_destroy(&s->jobs_done);
     pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->rfree);
     free(s->path);

@@ -211,12 +211,15 @@ struct request_in {
     int64_t first_response_at_ms, solved_at_ms, closed_at_ms;
     const struct reply_in *replies;
     size_t n_replies;
+    bool want_json; /* fill request_out.json */
 };
 
 struct request_out {
     int64_t id;
     int64_t customer_id;
     bool is_duplicate; /* channel+source_id was seen: nothing was written */
+    json_t *json;      /* with in->want_json: the request as store_request_get shows it,
+                          made in the job without reading back; the caller decrefs */
 };
 
 /* Create a request (inside a job).  ERR_INVALID for an unknown store. */

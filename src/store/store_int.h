@@ -8,6 +8,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 
 /* An event written in the current batch, published after commit. */
 struct pending_event {
@@ -41,7 +42,7 @@ struct job {
     void *arg;
     struct err_info *err;
     int result;
-    bool is_done;
+    sem_t done; /* posted by the writer once the job's batch is durable */
     struct job *next;
 };
 
@@ -63,8 +64,7 @@ struct store {
     struct db *wdb;
     pthread_t writer;
     pthread_mutex_t mu;
-    pthread_cond_t has_jobs;  /* writer waits here */
-    pthread_cond_t jobs_done; /* callers wait here */
+    pthread_cond_t has_jobs;  /* writer waits here; callers wait on their job's semaphore */
     struct job *head, *tail;
     int depth;
     bool is_stopping;

@@ -71,6 +71,10 @@ static int insert_message(struct store_tx *tx, int64_t request_id, const char *d
     return rc;
 }
 
+static json_t *new_request_json(struct db *db, const struct request_in *in,
+                                const struct request_out *out, int64_t order_id,
+                                const char *status, int64_t created_ms);
+
 int store_request_create(struct store_tx *tx, const struct request_in *in,
                          struct request_out *out, struct err_info *err)
 {
@@ -88,6 +92,8 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
             out->is_duplicate = true;
             sqlite3_reset(st);
             atomic_fetch_add(&metric_requests_deduplicated, 1);
+            if (in->want_json)
+                return store_request_get(db, out->id, NULL, false, &out->json, err);
             return 0;
         }
         sqlite3_reset(st);
@@ -152,16 +158,25 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
             return rc;
     }
 
-    json_t *data = json_pack("{s:s, s:s, s:s}", "channel", in->channel, "kind", in->kind,
-                             "status", status);
-    json_set_str_or_null(data, "topic", in->topic);
-    json_set_str_or_null(data, "sentiment", in->sentiment);
-    json_object_set_new(data, "priority", json_string(in->priority ? in->priority : "normal"));
-    char *text = json_dumps(data, JSON_COMPACT);
-    json_decref(data);
+    /* Event data is written as text: this runs in the writer for every request. */
+    struct buf d;
+    buf_init(&d, 0);
+    buf_puts(&d, "{\"channel\":");
+    buf_put_json_str(&d, in->channel);
+    buf_puts(&d, ",\"kind\":");
+    buf_put_json_str(&d, in->kind);
+    buf_puts(&d, ",\"status\":");
+    buf_put_json_str(&d, status);
+    buf_puts(&d, ",\"topic\":");
+    buf_put_json_str(&d, in->topic);
+    buf_puts(&d, ",\"sentiment\":");
+    buf_put_json_str(&d, in->sentiment);
+    buf_puts(&d, ",\"priority\":");
+    buf_put_json_str(&d, in->priority ? in->priority : "normal");
+    buf_putc(&d, '}');
     int64_t ev = store_event_add(tx, "request.created", out->id, out->customer_id, order_id,
-                                 store_id, in->actor, text, err);
-    free(text);
+                                 store_id, in->actor, buf_cstr(&d), err);
+    buf_free(&d);
     if (ev < 0)
         return (int)ev;
     if (in->classify_json) {
@@ -173,6 +188,8 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     int ch = model_find(model_channels, in->channel);
     if (ch >= 0 && ch < METRIC_MAX_CHANNELS)
         atomic_fetch_add(&metric_requests_created[ch], 1);
+    if (in->want_json)
+        out->json = new_request_json(db, in, out, order_id, status, created);
     return 0;
 }
 
@@ -222,6 +239,57 @@ static json_t *row_to_json(sqlite3_stmt *st)
     json_set_time_or_null(o, "closed_at", db_col_i64(st, 21));
     json_set_str_or_null(o, "customer_name", db_col_text(st, 22));
     json_set_str_or_null(o, "text", db_col_text(st, 24));
+    return o;
+}
+
+/*
+ * The JSON of a request just written, from the values written: the same
+ * keys and values as row_to_json gives for its row, without reading it back
+ * (a reader would have to drop its page cache after every commit).
+ */
+static json_t *new_request_json(struct db *db, const struct request_in *in,
+                                const struct request_out *out, int64_t order_id,
+                                const char *status, int64_t created_ms)
+{
+    (void)order_id;
+    json_t *o = json_pack("{s:I}", "id", (json_int_t)out->id);
+    json_object_set_new(o, "customer_id",
+                        out->customer_id ? json_integer(out->customer_id) : json_null());
+    json_object_set_new(o, "channel", json_string(in->channel));
+    json_set_str_or_null(o, "source_id", in->source_id);
+    json_set_str_or_null(o, "store", in->store_code);
+    json_set_str_or_null(o, "order", in->order_ref);
+    json_object_set_new(o, "kind", json_string(in->kind));
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "priority", json_string(in->priority ? in->priority : "normal"));
+    json_object_set_new(o, "assignee_id", json_null());
+    json_object_set_new(o, "queue", json_null());
+    json_set_str_or_null(o, "topic", in->topic);
+    json_object_set_new(o, "topic_confidence",
+                        in->topic ? json_real(in->topic_confidence) : json_null());
+    json_set_str_or_null(o, "sentiment", in->sentiment);
+    json_object_set_new(o, "sentiment_confidence",
+                        in->sentiment ? json_real(in->sentiment_confidence) : json_null());
+    json_object_set_new(o, "needs_review", json_boolean(in->needs_review));
+    json_set_str_or_null(o, "subject", in->subject);
+    json_set_time_or_null(o, "created_at", created_ms);
+    json_set_time_or_null(o, "updated_at", created_ms);
+    json_set_time_or_null(o, "first_response_at", in->first_response_at_ms);
+    json_set_time_or_null(o, "solved_at", in->solved_at_ms);
+    json_set_time_or_null(o, "closed_at", in->closed_at_ms);
+    /* The customer may have been known under another name: the stored one wins. */
+    const char *name = NULL;
+    sqlite3_stmt *st = NULL;
+    if (out->customer_id) {
+        st = db_stmt(db, "SELECT name FROM customers WHERE id = $1");
+        db_bind_i64(st, 1, out->customer_id);
+        if (db_step(db, st, NULL) == 1)
+            name = db_col_text(st, 0);
+    }
+    json_set_str_or_null(o, "customer_name", name);
+    if (st)
+        sqlite3_reset(st);
+    json_object_set_new(o, "text", json_string(in->text));
     return o;
 }
 

@@ -52,6 +52,26 @@ describe('intake', () => {
     assert.equal(r.body.source_id, src);
     assert.equal(r.body.customer_name, 'Иван Петров');
     assert.match(r.body.text, /очереди на кассе/);
+    // The answer is made without reading back: it must equal what GET shows.
+    const got = await api(server.base, 'GET', `/api/v1/requests/${r.body.id}`, { token });
+    const { messages, events, ...plain } = got.body;
+    assert.ok(messages.length === 1 && events.length >= 1);
+    assert.deepEqual(r.body, plain);
+  });
+
+  it('answers a known customer with the stored name and a duplicate with the stored request', async () => {
+    const phone = '+79035550777';
+    const first = await post({ channel: 'sms', source_id: uid('nm'), customer: { phone, name: 'Ольга' }, text: 'Первое' });
+    const second = await post({ channel: 'sms', source_id: uid('nm'), customer: { phone, name: 'Оля' }, text: 'Второе', subject: 'Тема' });
+    assert.equal(second.body.customer_name, 'Ольга');
+    const got = await api(server.base, 'GET', `/api/v1/requests/${second.body.id}`, { token });
+    const { messages, events, ...plain } = got.body;
+    assert.deepEqual(second.body, plain);
+    const dup = await post({ channel: 'sms', source_id: first.body.source_id, text: 'повтор' });
+    assert.equal(dup.status, 200);
+    const firstGet = await api(server.base, 'GET', `/api/v1/requests/${first.body.id}`, { token });
+    const { messages: m2, events: e2, ...firstPlain } = firstGet.body;
+    assert.deepEqual(dup.body, firstPlain);
   });
 
   it('delivers the same channel+source_id once: 200 with the same request, nothing written', async () => {

@@ -543,7 +543,7 @@ static void test_config_defaults_and_set(void **state)
     assert_string_equal(c.log_level, "info");
     assert_int_equal(c.max_body_bytes, 1048576);
     assert_int_equal(c.import_max_bytes, 536870912);
-    assert_int_equal(c.readers, 8);
+    assert_int_equal(c.readers, 4);
     assert_int_equal(c.session_ttl_s, 43200);
     assert_false(c.cookie_secure);
 
@@ -723,7 +723,7 @@ static void test_config_env(void **state)
     unsetenv("OTKLIK_MAX_BODY_BYTES");
     config_defaults(&c);
     assert_int_equal(config_load_env(&c, NULL), 0);
-    assert_int_equal(c.readers, 8);
+    assert_int_equal(c.readers, 4);
 }
 
 /* ---- histogram ---------------------------------------------------------------- */
