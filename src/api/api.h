@@ -16,8 +16,12 @@ struct classifier;
 struct app {
     struct store *store;
     const struct config *cfg;
-    struct classifier *topic;     /* NULL when no model is loaded */
-    struct classifier *sentiment; /* NULL when no model is loaded */
+    /* The loaded models, NULL when none; read them with api_model(), which
+     * stays valid for a request: a retrained model replaces one with
+     * api_model_swap(), and the one replaced is freed only at the next swap. */
+    struct classifier *topic;
+    struct classifier *sentiment;
+    struct classifier *retired[2]; /* replaced models, [0] topic, [1] sentiment */
     int64_t started_at_ms;
     /* The parts' own state, owned by each part's *_start/_stop. */
     struct rules *rules;
@@ -33,9 +37,32 @@ struct app {
 struct request_in;
 void api_enrich_request(struct app *app, struct request_in *in, struct arena *a);
 
-/* Load the classifier models from cfg->models_dir (missing models are logged, not fatal). */
+/*
+ * Load topic.bin and sentiment.bin from cfg->models_dir (a relative directory
+ * is also looked for beside the binary, in ../models).  A missing or bad
+ * model is logged and that classification is skipped.
+ */
 void api_load_models(struct app *app);
 void api_free_models(struct app *app);
+
+enum api_model_kind { API_MODEL_TOPIC, API_MODEL_SENTIMENT };
+
+/* The current model of a kind, or NULL. */
+struct classifier *api_model(struct app *app, enum api_model_kind kind);
+
+/* Put fresh in service (ownership moves to app); frees the model retired before. */
+void api_model_swap(struct app *app, enum api_model_kind kind, struct classifier *fresh);
+
+/*
+ * Where the model file of a kind is, into out: for topics the model retrained
+ * from this database's corrections (<db>.topic.bin) when there is one, else
+ * the shipped one in cfg->models_dir (resolved as api_load_models does).
+ */
+void api_model_path(struct app *app, enum api_model_kind kind, char *out, size_t cap);
+/* The shipped model of a kind (models_dir resolved). */
+void api_model_shipped_path(struct app *app, enum api_model_kind kind, char *out, size_t cap);
+/* Where retraining writes this database's topic model: <db>.topic.bin. */
+void api_model_retrained_path(struct app *app, char *out, size_t cap);
 
 /* The route table, terminated by an entry with fn NULL. */
 extern const struct route api_routes[];
