@@ -28,6 +28,7 @@
 #include <pthread.h>
 
 #define IMPORT_BATCH 2000
+#define IMPORT_ANALYZE_LINES 10000 /* imports at least this large refresh planner statistics */
 
 enum item_type { IT_DEPARTMENT, IT_STORE, IT_CUSTOMER, IT_ORDER, IT_PURCHASE, IT_BONUS,
                  IT_REQUEST, IT_COUNT };
@@ -433,6 +434,9 @@ int importer_finish(struct importer *im, json_t **report, struct err_info *err)
 {
     if (flush(im, true) != 0)
         return err_set(err, im->failure.code, im->failure.field, "%s", im->failure.message);
+    /* A large import changes the shape of the data: refresh the planner's statistics. */
+    if (im->line >= IMPORT_ANALYZE_LINES)
+        store_analyze(im->store, NULL);
     json_t *by_type = json_object();
     int64_t total = 0;
     for (int t = 0; t < IT_COUNT; t++) {

@@ -52,7 +52,8 @@ int db_open(const char *path, bool is_writer, int cache_kib, struct db **out, st
          * is written, and the check would repeat that lookup on every insert. */
         snprintf(pragmas, sizeof pragmas,
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
-                 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=4000;",
+                 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=4000;"
+                 "PRAGMA analysis_limit=1000;",
                  cache_kib);
     else
         snprintf(pragmas, sizeof pragmas,

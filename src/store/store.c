@@ -436,3 +436,17 @@ int store_consumer_save(struct store_tx *tx, const char *name, int64_t last_even
     db_bind_i64(st, 3, tx_now_ms());
     return db_run(tx->db, st, err);
 }
+
+static int job_analyze(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    return db_exec(tx->db, "ANALYZE", err);
+}
+
+int store_analyze(struct store *s, struct err_info *err)
+{
+    uint64_t t0 = clock_mono_ns();
+    int rc = store_write(s, job_analyze, NULL, err);
+    log_debug("store analyze ms=%.1f rc=%d", (double)(clock_mono_ns() - t0) / 1e6, rc);
+    return rc;
+}

@@ -71,6 +71,13 @@ struct tx_mark {
 struct tx_mark store_tx_part_begin(struct store_tx *tx);
 void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep);
 
+/*
+ * Refresh the query planner's statistics (a sampled ANALYZE, through the
+ * writer).  Without them SQLite may pick a low-selectivity index (a topic
+ * over a customer); run after large imports and daily.
+ */
+int store_analyze(struct store *s, struct err_info *err);
+
 /* Jobs queued but not yet taken by the writer (for /metrics). */
 int store_queue_depth(struct store *s);
 
