@@ -96,7 +96,7 @@ static const char train_help[] =
     "\n"
     "  --hash-bits N      feature hash space 2^N buckets, 12..24 (default 20)\n"
     "  --word-ngrams N    1: stems, 2: stems and stem bigrams (default 2)\n"
-    "  --char-ngrams A-B  character n-grams of words, sizes A..B; 0 disables (default 3-5)\n"
+    "  --char-ngrams A-B  character n-grams of words, sizes A..B; 0 disables (default 4-4)\n"
     "  --min-df N         drop features seen in fewer than N training texts (default 1)\n"
     "  --solver S         svm (L2-loss SVM, default), lr (logistic regression),\n"
     "                     cs (Crammer-Singer multi-class SVM)\n"

@@ -27,13 +27,12 @@ enum {
     SEED_CHAR = 0x43,
 };
 
+/* Spread every input bit over the low bits that pick a bucket (one multiply). */
 static uint32_t fmix32(uint32_t h)
 {
     h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
     return h;
 }
 
@@ -95,10 +94,9 @@ void feat_scratch_release(void)
     tl_scratch = NULL;
 }
 
-static void add_raw(struct feat_scratch *fs, uint32_t h)
+/* Callers reserve room first (feat_extract knows the most a text can give). */
+static inline void add_raw(struct feat_scratch *fs, uint32_t h)
 {
-    if (fs->n_raw == fs->cap_raw)
-        xgrow((void **)&fs->raw, &fs->cap_raw, fs->n_raw + 1, sizeof(uint32_t));
     fs->raw[fs->n_raw++] = h;
 }
 
@@ -140,9 +138,7 @@ static void char_ngrams(const struct feature_config *fc, const struct text_token
     for (size_t s = 0; s < n; s++) {
         uint32_t h = FNV_OFFSET ^ (SEED_CHAR * FNV_PRIME);
         for (size_t len = 1; len <= fc->char_max && s + len <= n; len++) {
-            uint32_t c = w[s + len - 1];
-            h = (h ^ (c & 0xff)) * FNV_PRIME;
-            h = (h ^ (c >> 8)) * FNV_PRIME;
+            h = (h ^ w[s + len - 1]) * FNV_PRIME;
             if (len >= fc->char_min)
                 add_raw(fs, fmix32(h));
         }
@@ -169,7 +165,9 @@ static void dedupe(struct feat_scratch *fs, uint32_t mask)
         xgrow((void **)&fs->uniq, &fs->cap_uniq, fs->n_raw, sizeof(uint32_t));
         fs->count = xrealloc(fs->count, fs->cap_uniq * sizeof(float));
     }
-    const size_t smask = fs->n_slots - 1;
+    /* Use only as much of the table as this text needs: a long text seen
+     * earlier must not spread short texts over a table larger than L1. */
+    const size_t smask = need - 1;
     const uint32_t gen = fs->gen;
     struct dedupe_slot *slots = fs->slots;
     size_t n = 0;
@@ -198,6 +196,11 @@ void feat_extract(const struct feature_config *fc, const char *text, size_t len,
         len = CLASSIFY_MAX_TEXT_BYTES;
     struct text_tokens *t = &fs->tokens;
     text_tokenize(text, len, TEXT_STEM, t);
+    /* At most: a unigram and a bigram per token, and per code point of a
+     * word (two boundary marks included) one n-gram of each size. */
+    size_t most = 2 * t->n_tok + (t->n_cps + 2 * t->n_tok) * (fc->char_max + 1);
+    if (most > fs->cap_raw)
+        xgrow((void **)&fs->raw, &fs->cap_raw, most, sizeof(uint32_t));
     fs->n_raw = 0;
     uint32_t prev = 0;
     for (size_t i = 0; i < t->n_tok; i++) {
@@ -207,7 +210,9 @@ void feat_extract(const struct feature_config *fc, const char *text, size_t len,
             add_raw(fs, fmix32(prev * 0x9e3779b1u + u + SEED_BIGRAM));
         prev = u;
         const struct text_token *k = &t->tok[i];
-        if (fc->char_min > 0 && k->kind == TEXT_WORD && k->cp_len <= MAX_NGRAM_WORD)
+        /* Words of one or two letters are their unigram already. */
+        if (fc->char_min > 0 && k->kind == TEXT_WORD && k->cp_len > 2 &&
+            k->cp_len <= MAX_NGRAM_WORD)
             char_ngrams(fc, t, k, fs);
     }
     dedupe(fs, (1u << fc->hash_bits) - 1);

@@ -66,10 +66,11 @@ struct classifier *model_new(const struct feature_config *fc, uint32_t n_labels,
 
 void model_index(struct classifier *c)
 {
-    /* At most 3/4 full, so that probes stay short; buckets are already
+    /* At most half full: most features of a new text are unknown, and an
+     * unsuccessful search must reach an empty slot.  Buckets are already
      * uniformly hashed, so their low bits are the home slot. */
     size_t n = 16;
-    while (n * 3 < (size_t)c->n_feat * 4)
+    while (n < (size_t)c->n_feat * 2)
         n *= 2;
     free(c->slots);
     free(c->qrows);

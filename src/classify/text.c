@@ -145,9 +145,28 @@ static void put_chars(struct text_tokens *t, const void *p, size_t len)
 
 static void put_utf8(struct text_tokens *t, uint32_t cp)
 {
-    uint8_t b[4];
-    ssize_t n = utf8proc_encode_char((utf8proc_int32_t)cp, b);
-    put_chars(t, b, (size_t)n);
+    if (t->n_chars + 4 > t->cap_chars)
+        xgrow((void **)&t->chars, &t->cap_chars, t->n_chars + 4, 1);
+    unsigned char *b = (unsigned char *)t->chars + t->n_chars;
+    if (cp < 0x80) {
+        b[0] = (unsigned char)cp;
+        t->n_chars += 1;
+    } else if (cp < 0x800) {
+        b[0] = (unsigned char)(0xc0 | cp >> 6);
+        b[1] = (unsigned char)(0x80 | (cp & 0x3f));
+        t->n_chars += 2;
+    } else if (cp < 0x10000) {
+        b[0] = (unsigned char)(0xe0 | cp >> 12);
+        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (unsigned char)(0x80 | (cp & 0x3f));
+        t->n_chars += 3;
+    } else {
+        b[0] = (unsigned char)(0xf0 | cp >> 18);
+        b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+        b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+        b[3] = (unsigned char)(0x80 | (cp & 0x3f));
+        t->n_chars += 4;
+    }
 }
 
 /* ---- pass 1: normalisation -------------------------------------------- */

@@ -22,8 +22,8 @@ void classify_train_defaults(struct classify_train_options *opt)
     memset(opt, 0, sizeof(*opt));
     opt->hash_bits = 20;
     opt->word_ngrams = 2;
-    opt->char_min = 3;
-    opt->char_max = 5;
+    opt->char_min = 4;
+    opt->char_max = 4;
     opt->min_df = 1;
     opt->solver = L2R_L2LOSS_SVC_DUAL;
     opt->c = 0;

@@ -159,8 +159,8 @@ static void test_model_round_trip(void **state)
     assert_int_equal(a.hash_bits, 16);
     assert_int_equal(b.hash_bits, 16);
     assert_int_equal(b.word_ngrams, 2);
-    assert_int_equal(b.char_min, 3);
-    assert_int_equal(b.char_max, 5);
+    assert_int_equal(b.char_min, 4);
+    assert_int_equal(b.char_max, 4);
     assert_int_equal(b.n_train, 120);
     assert_true(a.temperature == b.temperature);
     assert_true(a.trained_at_ms == b.trained_at_ms);
