@@ -3,6 +3,10 @@
  * retrain, info, urgency and bench, on `label<TAB>text` files.  One table of
  * commands; each parses its own options and prints clear errors.
  */
+#include "jobs/retrain.h"
+#include "store/store.h"
+
+#include <unistd.h>
 #include "classify/classify_int.h"
 
 #include "core/clock.h"
@@ -312,10 +316,15 @@ static int cmd_info(int argc, char **argv)
 static const char retrain_help[] =
     "usage: otklik classify retrain --seed SEED.tsv --corrections CORR.tsv --model CUR.bin\n"
     "                               --out NEW.bin\n"
+    "       otklik classify retrain --db FILE [--seed SEED.tsv] [--model CUR.bin] [--out NEW.bin]\n"
     "\n"
     "Train a candidate on the seed set plus operator corrections (label<TAB>text),\n"
     "score it and the current model on a held-out part, and write the candidate to\n"
-    "NEW.bin if it is at least as good, else a copy of the current model.\n";
+    "NEW.bin if it is at least as good, else a copy of the current model.\n"
+    "With --db the corrections are the topics operators corrected in that database;\n"
+    "the seed defaults to models/topic_seed.tsv, the current model to FILE.topic.bin\n"
+    "(or models/topic.bin when there is none yet) and the output to FILE.topic.bin,\n"
+    "which `otklik serve --db FILE` loads in preference to the shipped model.\n";
 
 static int cmd_retrain(int argc, char **argv)
 {
@@ -323,22 +332,47 @@ static int cmd_retrain(int argc, char **argv)
         fputs(retrain_help, stdout);
         return 0;
     }
-    const char *seed = NULL, *corr = NULL, *model = NULL, *out = NULL;
+    const char *seed = NULL, *corr = NULL, *model = NULL, *out = NULL, *db = NULL;
     struct opt_spec specs[] = {{"--seed", true, &seed},
                                {"--corrections", true, &corr},
                                {"--model", true, &model},
                                {"--out", true, &out},
+                               {"--db", true, &db},
                                {NULL, false, NULL}};
     if (parse_opts("retrain", argc, argv, specs))
         return EXIT_USAGE;
-    if (!seed)
-        return missing("retrain", "--seed");
-    if (!out)
-        return missing("retrain", "--out");
     struct retrain_report rep;
     struct err_info err = {0};
-    if (classify_retrain(seed, corr, model, out, &rep, &err))
-        return fail("retrain", &err);
+    if (db != NULL) {
+        if (corr != NULL) {
+            fprintf(stderr, "otklik classify retrain: give --db or --corrections, not both\n");
+            return EXIT_USAGE;
+        }
+        char db_model[4096];
+        snprintf(db_model, sizeof db_model, "%s.topic.bin", db);
+        if (!seed)
+            seed = "models/topic_seed.tsv";
+        if (!out)
+            out = db_model;
+        if (!model)
+            model = access(db_model, R_OK) == 0 ? db_model : "models/topic.bin";
+        struct store *s = NULL;
+        size_t n = 0;
+        int rc = store_open(db, NULL, &s, &err);
+        if (rc == 0)
+            rc = retrain_topic_model(s, seed, model, out, &rep, &n, &err);
+        store_close(s);
+        if (rc)
+            return fail("retrain", &err);
+        printf("database=%s model=%s\n", db, out);
+    } else {
+        if (!seed)
+            return missing("retrain", "--seed");
+        if (!out)
+            return missing("retrain", "--out");
+        if (classify_retrain(seed, corr, model, out, &rep, &err))
+            return fail("retrain", &err);
+    }
     printf("seed=%zu corrections=%zu train=%zu holdout=%zu old_macro_f1=%.4f new_macro_f1=%.4f "
            "old_accuracy=%.4f new_accuracy=%.4f kept=%s\n",
            rep.n_seed, rep.n_corrections, rep.n_train, rep.n_holdout, rep.old_macro_f1,

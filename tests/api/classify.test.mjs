@@ -3,7 +3,8 @@
 // event; operators' topic corrections are kept for retraining.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { api, prepareDb, removeDir, startServer, tempDir, uid } from './helpers.mjs';
+import { existsSync } from 'node:fs';
+import { api, cli, prepareDb, removeDir, startServer, tempDir, uid } from './helpers.mjs';
 
 let dir, server, token, adminToken;
 
@@ -92,5 +93,19 @@ describe('classification on arrival', () => {
     assert.equal(corr.data.to, 'staff');
     assert.equal(corr.data.from, r.body.topic);
     assert.equal(corr.actor, 'token:test-admin');
+  });
+
+  it('retrains from the corrections of the database, beside it', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await post(`Охранник на входе нагрубил мне, случай ${i}`);
+      await api(server.base, 'PATCH', `/api/v1/requests/${r.body.id}`, { token: adminToken, body: { topic: 'staff' } });
+    }
+    const out = cli(['classify', 'retrain', '--db', `${dir}/otklik.db`, '--seed', '../models/topic_seed.tsv', '--model', '../models/topic.bin']);
+    assert.equal(out.status, 0, out.stderr);
+    const m = /corrections=(\d+)/.exec(out.stdout);
+    assert.ok(m && Number(m[1]) >= 6, out.stdout);
+    assert.ok(existsSync(`${dir}/otklik.db.topic.bin`));
+    const bad = cli(['classify', 'retrain', '--db', `${dir}/otklik.db`, '--corrections', 'x.tsv']);
+    assert.equal(bad.status, 2);
   });
 });
