@@ -631,6 +631,7 @@ static const struct command commands[] = {
     {"calc", calc_main, "metric and SLA calculators (nps, csat, erlang-c, due, ...)"},
     {"config", cmd_config, "config example: print the documented configuration file"},
     /* -- commands of the parts: rules (qr), channels (mail-in) -- */
+    {"qr", rules_qr_main, "qr --store CODE --out poster.svg|png: a signed QR poster for store signals"},
 };
 
 static void usage(FILE *out)

@@ -3,7 +3,15 @@
  */
 #include "jobs/jobs.h"
 
+#include "jobs/maintenance.h"
+#include "jobs/retrain.h"
+#include "rules/rules.h"
+
 const struct periodic_job periodic_jobs[] = {
     /* name, default interval (ms), tick function */
+    {"classify.retrain", RETRAIN_INTERVAL_MS, retrain_tick},
+    {"store.analyze", MAINTENANCE_ANALYZE_INTERVAL_MS, maintenance_analyze_tick},
+    {"rules.timers", 1000, rules_timers_tick},
+    {"rules.webhooks", 5000, rules_webhooks_tick},
     {0, 0, 0},
 };
