@@ -78,14 +78,25 @@ int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int
             return rc;
         id = db_last_id(db);
     } else if (c->name != NULL || c->tier != NULL) {
-        /* Fill a missing name; a tier given by an integration is authoritative. */
-        sqlite3_stmt *st = db_stmt(db, "UPDATE customers SET name = COALESCE(name, $2), "
-                                       "tier = COALESCE($3, tier) WHERE id = $1");
+        /* Fill a missing name; a tier given by an integration is authoritative.
+         * Most messages change neither: read first, so the row's page is only
+         * rewritten (and logged) when something changes. */
+        sqlite3_stmt *st = db_stmt(db, "SELECT name IS NULL, tier FROM customers WHERE id = $1");
         db_bind_i64(st, 1, id);
-        db_bind_text(st, 2, c->name, -1);
-        db_bind_text(st, 3, c->tier, -1);
-        if ((rc = db_run(db, st, err)) != 0)
-            return rc;
+        bool is_stale = false;
+        if (db_step(db, st, NULL) == 1)
+            is_stale = (c->name && db_col_i64(st, 0)) ||
+                       (c->tier && strcmp(c->tier, db_col_text(st, 1)) != 0);
+        sqlite3_reset(st);
+        if (is_stale) {
+            st = db_stmt(db, "UPDATE customers SET name = COALESCE(name, $2), "
+                             "tier = COALESCE($3, tier) WHERE id = $1");
+            db_bind_i64(st, 1, id);
+            db_bind_text(st, 2, c->name, -1);
+            db_bind_text(st, 3, c->tier, -1);
+            if ((rc = db_run(db, st, err)) != 0)
+                return rc;
+        }
     }
     for (int i = 0; i < MODEL_N_IDENTITY_KINDS; i++) {
         if (c->ids[i] == NULL)
