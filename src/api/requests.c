@@ -4,6 +4,7 @@
  */
 #include "api/api.h"
 
+#include "channels/outbox.h"
 #include "classify/text.h"
 #include "core/str.h"
 #include "intake/intake.h"
@@ -249,7 +250,14 @@ struct message_job {
 static int job_message(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct message_job *j = arg;
-    return store_message_add(tx, j->request_id, &j->m, &j->message_id, err);
+    int rc = store_message_add(tx, j->request_id, &j->m, &j->message_id, err);
+    /* A reply goes back through the request's channel, queued in the same transaction. */
+    if (rc == 0 && strcmp(j->m.direction, "out") == 0) {
+        struct outbox_msg om = {.request_id = j->request_id, .body = j->m.body, .kind = "reply"};
+        int64_t outbox_id;
+        rc = outbox_enqueue(tx, &om, &outbox_id, err);
+    }
+    return rc;
 }
 
 int api_requests_message(struct http_request *req, struct http_response *resp)

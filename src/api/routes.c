@@ -5,6 +5,7 @@
  */
 #include "api/api.h"
 #include "rules/rules.h"
+#include "channels/channels.h"
 
 #define IMPORT_MAX_BODY ((size_t)4 << 30) /* the configured import_max_bytes applies below it */
 
@@ -61,5 +62,14 @@ const struct route api_routes[] = {
     {"GET", "/q/style.css", rules_public_qr_css, 0, 0},
     /* -- analytics: surveys, reports, dashboards (src/analytics) -- */
     /* -- channels: webhooks, channel admin, outbox (src/channels) -- */
+    {"POST", "/hooks/{adapter}/{name}", channels_hook, 0, 0},
+    {"GET", "/hooks/{adapter}/{name}", channels_hook, 0, 0},
+    {"GET", "/api/v1/admin/channels", channels_admin_list, PERM_ADMIN, 0},
+    {"POST", "/api/v1/admin/channels", channels_admin_create, PERM_ADMIN, 0},
+    {"PATCH", "/api/v1/admin/channels/{id}", channels_admin_update, PERM_ADMIN, 0},
+    {"POST", "/api/v1/admin/channels/{id}/rotate", channels_admin_rotate, PERM_ADMIN, 0},
+    {"GET", "/api/v1/admin/outbox", channels_admin_outbox, PERM_ADMIN, 0},
+    {"POST", "/api/v1/admin/outbox/{id}/retry", channels_admin_outbox_retry, PERM_ADMIN, 0},
+    {"GET", "/api/v1/calls/stats", channels_calls_stats, PERM_REQUESTS_READ, 0},
     {NULL, NULL, NULL, 0, 0},
 };
