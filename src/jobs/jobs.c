@@ -1,6 +1,7 @@
 /*
- * jobs.c - the scheduler: one thread runs each periodic job when it is due
- * and sleeps until the earliest next due time, or until poked or stopped.
+ * jobs.c - the scheduler: one thread runs the periodic jobs when they are
+ * due and sleeps until the earliest next due time, or until poked or
+ * stopped; each slow job (network I/O) has a thread of its own.
  */
 #include "jobs/jobs.h"
 
@@ -9,30 +10,40 @@
 #include "core/log.h"
 
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <time.h>
 
 #define MAX_JOBS 64
 
-static pthread_t thread;
+static pthread_t threads[MAX_JOBS + 1];
+static int n_threads;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond;
-static bool is_running, is_stopping, is_poked;
+static bool is_running, is_stopping;
+static uint64_t poke_generation; /* bumped by jobs_poke: each thread runs what is due */
 static struct app *the_app;
 
-static void *scheduler_main(void *arg)
+/*
+ * One scheduler loop.  slow < 0: every job that is not slow, on one thread;
+ * slow >= 0: only that slow job.  Sleeps until the earliest due time, a poke
+ * or the stop.
+ */
+static void scheduler_loop(int slow)
 {
-    (void)arg;
-    pthread_setname_np(pthread_self(), "otklik-jobs");
     int64_t due_ms[MAX_JOBS] = {0};
+    uint64_t seen_poke = 0;
     pthread_mutex_lock(&mu);
     while (!is_stopping) {
-        is_poked = false;
+        seen_poke = poke_generation;
         pthread_mutex_unlock(&mu);
         int64_t now = clock_now_ms();
         int64_t next = now + 60000;
         for (int i = 0; periodic_jobs[i].name && i < MAX_JOBS; i++) {
             const struct periodic_job *j = &periodic_jobs[i];
+            if (slow >= 0 ? i != slow : j->is_slow)
+                continue;
             if (due_ms[i] <= now) {
                 int64_t delay = j->tick(the_app, now);
                 due_ms[i] = clock_now_ms() + (delay > 0 ? delay : j->interval_ms);
@@ -42,7 +53,7 @@ static void *scheduler_main(void *arg)
         }
         int64_t wait_ms = next - clock_now_ms();
         pthread_mutex_lock(&mu);
-        if (wait_ms > 0 && !is_stopping && !is_poked) {
+        if (wait_ms > 0 && !is_stopping && seen_poke == poke_generation) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_sec += wait_ms / 1000;
@@ -55,6 +66,15 @@ static void *scheduler_main(void *arg)
         }
     }
     pthread_mutex_unlock(&mu);
+}
+
+static void *scheduler_main(void *arg)
+{
+    int slow = (int)(intptr_t)arg;
+    char name[16];
+    snprintf(name, sizeof name, slow < 0 ? "otklik-jobs" : "otklik-job%d", slow);
+    pthread_setname_np(pthread_self(), name);
+    scheduler_loop(slow);
     return NULL;
 }
 
@@ -67,17 +87,25 @@ int jobs_start(struct app *app)
     pthread_condattr_destroy(&attr);
     the_app = app;
     is_stopping = false;
-    if (pthread_create(&thread, NULL, scheduler_main, NULL) != 0)
-        return ERR_INTERNAL;
+    n_threads = 0;
     is_running = true;
+    for (int i = -1; i < MAX_JOBS && (i < 0 || periodic_jobs[i].name); i++) {
+        if (i >= 0 && !periodic_jobs[i].is_slow)
+            continue;
+        if (pthread_create(&threads[n_threads], NULL, scheduler_main, (void *)(intptr_t)i) != 0) {
+            jobs_stop();
+            return ERR_INTERNAL;
+        }
+        n_threads++;
+    }
     return 0;
 }
 
 void jobs_poke(void)
 {
     pthread_mutex_lock(&mu);
-    is_poked = true;
-    pthread_cond_signal(&cond);
+    poke_generation++;
+    pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&mu);
 }
 
@@ -87,9 +115,11 @@ void jobs_stop(void)
         return;
     pthread_mutex_lock(&mu);
     is_stopping = true;
-    pthread_cond_signal(&cond);
+    pthread_cond_broadcast(&cond);
     pthread_mutex_unlock(&mu);
-    pthread_join(thread, NULL);
+    for (int i = 0; i < n_threads; i++)
+        pthread_join(threads[i], NULL);
+    n_threads = 0;
     pthread_cond_destroy(&cond);
     is_running = false;
 }

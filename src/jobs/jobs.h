@@ -7,6 +7,7 @@
 #ifndef OTKLIK_JOBS_H
 #define OTKLIK_JOBS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct app;
@@ -16,6 +17,10 @@ struct periodic_job {
     int64_t interval_ms; /* default delay between runs */
     /* One run; returns the delay until the next run in ms (0: interval_ms). */
     int64_t (*tick)(struct app *app, int64_t now_ms);
+    /* May take long (waits on a mailbox or a platform's API, trains a model):
+     * runs on a thread of its own so that it never holds up the timers of the
+     * others (SLA clocks, escalations). */
+    bool is_slow;
 };
 
 /* The table, terminated by an entry with name NULL (jobs_table.c). */

@@ -9,13 +9,13 @@
 #include "rules/rules.h"
 
 const struct periodic_job periodic_jobs[] = {
-    /* name, default interval (ms), tick function */
-    {"channels.inbox", 1000, channels_inbox_tick},
-    {"channels.outbox", 30000, channels_outbox_tick},
-    {"channels.imap", 15000, channels_imap_tick},
-    {"classify.retrain", RETRAIN_INTERVAL_MS, retrain_tick},
-    {"store.analyze", MAINTENANCE_ANALYZE_INTERVAL_MS, maintenance_analyze_tick},
-    {"rules.timers", 1000, rules_timers_tick},
-    {"rules.webhooks", 5000, rules_webhooks_tick},
-    {0, 0, 0},
+    /* name, default interval (ms), tick function, is_slow (may take long: own thread) */
+    {"channels.inbox", 1000, channels_inbox_tick, false},
+    {"channels.outbox", 30000, channels_outbox_tick, true},
+    {"channels.imap", 15000, channels_imap_tick, true},
+    {"classify.retrain", RETRAIN_INTERVAL_MS, retrain_tick, true},
+    {"store.analyze", MAINTENANCE_ANALYZE_INTERVAL_MS, maintenance_analyze_tick, false},
+    {"rules.timers", 1000, rules_timers_tick, false},
+    {"rules.webhooks", 5000, rules_webhooks_tick, true},
+    {0, 0, 0, false},
 };
