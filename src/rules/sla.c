@@ -326,9 +326,15 @@ static int arm(struct rules_job *j, int64_t request_id, struct clock_row *c, str
     return rc;
 }
 
+/*
+ * Start clock k of a request.  is_new: the request was just created, so the
+ * clock has no row and no pauses yet; its due times are placed before one
+ * insert.  started (may be NULL) collects the clock for one sla.started event
+ * per request instead of an event per clock.
+ */
 static int clock_start(struct rules_job *j, const struct req_info *ri,
-                       const struct sla_policy *pol, int k, int64_t start_ms,
-                       struct err_info *err)
+                       const struct sla_policy *pol, int k, int64_t start_ms, bool is_new,
+                       json_t *started, struct err_info *err)
 {
     struct db *db = store_tx_db(j->tx);
     struct clock_row c = {.policy_id = pol->id, .started_at_ms = start_ms,
@@ -343,6 +349,33 @@ static int clock_start(struct rules_job *j, const struct req_info *ri,
         else
             snprintf(c.calendar, sizeof c.calendar, "care");
         sqlite3_reset(st);
+    }
+    int rc;
+    if (is_new) {
+        const struct calendar *cal = sla_calendar(j->R, db, c.calendar, c.zone);
+        if (sla_add(cal, start_ms, c.target_ms, NULL, 0, &c.due_at_ms) != 0 ||
+            sla_add(cal, start_ms, c.target_ms * c.warn_pct / 100, NULL, 0, &c.warn_at_ms) != 0)
+            return err_set(err, ERR_INVALID, "sla", "the calendar cannot place the due time");
+        sqlite3_stmt *ins = db_stmt(db, "INSERT INTO sla_clocks (request_id, clock, policy_id, "
+                                        "calendar, time_zone, started_at_ms, target_ms, warn_pct, "
+                                        "due_at_ms, warn_at_ms, state) VALUES ($1, $2, $3, $4, $5,"
+                                        " $6, $7, $8, $9, $10, 'running')");
+        db_bind_i64(ins, 1, ri->id);
+        db_bind_text(ins, 2, c.clock, -1);
+        db_bind_i64(ins, 3, pol->id);
+        db_bind_text(ins, 4, c.calendar, -1);
+        db_bind_text(ins, 5, c.zone, -1);
+        db_bind_i64(ins, 6, start_ms);
+        db_bind_i64(ins, 7, c.target_ms);
+        db_bind_i64(ins, 8, c.warn_pct);
+        db_bind_i64(ins, 9, c.due_at_ms);
+        db_bind_i64(ins, 10, c.warn_at_ms);
+        rc = db_run(db, ins, err);
+        if (rc == 0 && c.warn_pct < 100)
+            rc = job_timer_add(j, "sla_warn", ri->id, 0, c.clock, c.warn_at_ms, err);
+        if (rc == 0)
+            rc = job_timer_add(j, "sla_breach", ri->id, 0, c.clock, c.due_at_ms, err);
+        goto started;
     }
     sqlite3_stmt *st = db_stmt(db, "INSERT INTO sla_clocks (request_id, clock, policy_id, "
                                    "calendar, time_zone, started_at_ms, target_ms, warn_pct, "
@@ -359,7 +392,7 @@ static int clock_start(struct rules_job *j, const struct req_info *ri,
     db_bind_i64(st, 6, start_ms);
     db_bind_i64(st, 7, c.target_ms);
     db_bind_i64(st, 8, c.warn_pct);
-    int rc = db_run(db, st, err);
+    rc = db_run(db, st, err);
     if (rc == 0) {
         st = db_stmt(db, "DELETE FROM sla_pauses WHERE request_id = $1 AND clock = $2");
         db_bind_i64(st, 1, ri->id);
@@ -368,6 +401,15 @@ static int clock_start(struct rules_job *j, const struct req_info *ri,
     }
     if (rc == 0)
         rc = arm(j, ri->id, &c, err);
+started:
+    if (rc == 0 && started != NULL) {
+        json_array_append_new(started,
+                              json_pack("{s:s, s:I, s:s, s:I, s:I}", "clock", c.clock, "policy_id",
+                                        (json_int_t)pol->id, "policy", pol->name, "target_s",
+                                        (json_int_t)(c.target_ms / 1000), "due_at_ms",
+                                        (json_int_t)c.due_at_ms));
+        return 0;
+    }
     if (rc == 0)
         rc = job_event(j, "sla.started", ri->id, ri->customer_id, 0, ri->store_id, "sla",
                        json_pack("{s:s, s:I, s:s, s:I, s:I}", "clock", c.clock, "policy_id",
@@ -508,10 +550,16 @@ int sla_on_event(struct rules_job *j, const struct event_row *ev, struct err_inf
         bool fresh = ev->at_ms - ri.created_at_ms < HISTORY_MS &&
                      model_status_is_open(json_string_value(json_object_get(d, "status")));
         if (fresh && policy_for(j->R, &ri, &pol)) {
+            /* Both clocks of a new request, announced in one event. */
+            json_t *started = json_array();
             if (pol.target_ms[0] > 0)
-                rc = clock_start(j, &ri, &pol, 0, ri.created_at_ms, err);
+                rc = clock_start(j, &ri, &pol, 0, ri.created_at_ms, true, started, err);
             if (rc == 0 && pol.target_ms[2] > 0)
-                rc = clock_start(j, &ri, &pol, 2, ri.created_at_ms, err);
+                rc = clock_start(j, &ri, &pol, 2, ri.created_at_ms, true, started, err);
+            if (rc == 0 && json_array_size(started) > 0)
+                rc = job_event(j, "sla.started", ri.id, ri.customer_id, 0, ri.store_id, "sla",
+                               json_pack("{s:O}", "clocks", started), err);
+            json_decref(started);
         }
     } else if (strcmp(ev->type, "message.out") == 0) {
         rc = clock_stop(j, &ri, "first_response", err);
@@ -533,7 +581,7 @@ int sla_on_event(struct rules_job *j, const struct event_row *ev, struct err_inf
         bool waiting = clock_load(db, ri.id, "next_response", &c) && strcmp(c.state, "stopped");
         if (rc == 0 && answered && !waiting && policy_for(j->R, &ri, &pol) &&
             pol.target_ms[1] > 0)
-            rc = clock_start(j, &ri, &pol, 1, ev->at_ms, err);
+            rc = clock_start(j, &ri, &pol, 1, ev->at_ms, false, NULL, err);
     } else if (strcmp(ev->type, "request.status_changed") == 0 ||
                strcmp(ev->type, "request.reopened") == 0) {
         const char *from = json_string_value(json_object_get(d, "from"));
