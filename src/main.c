@@ -10,6 +10,7 @@
  *   otklik calc      metric and SLA calculators
  *   otklik config example  print the documented configuration file
  *   otklik qr        a signed QR poster for store signals
+ *   otklik analytics rollups, trends and demo surveys
  *   otklik mail-in   hand one e-mail on stdin to an e-mail channel (MTA pipe)
  *   otklik channel   configured messenger, mail and SMS channels
  */
@@ -634,9 +635,10 @@ static const struct command commands[] = {
     {"calc", calc_main, "metric and SLA calculators (nps, csat, erlang-c, due, ...)"},
     {"config", cmd_config, "config example: print the documented configuration file"},
     /* -- commands of the parts: rules (qr), channels (mail-in) -- */
+    {"qr", rules_qr_main, "qr --store CODE --out poster.svg|png: a signed QR poster for store signals"},
+    {"analytics", analytics_main, "analytics rebuild|detect|seed-surveys: rollups, trends, demo surveys"},
     {"mail-in", channels_mail_in_main, "hand one e-mail on stdin to an e-mail channel (MTA pipe)"},
     {"channel", channels_channel_main, "channel add|list: configured messenger, mail, SMS channels"},
-    {"qr", rules_qr_main, "qr --store CODE --out poster.svg|png: a signed QR poster for store signals"},
 };
 
 static void usage(FILE *out)

@@ -1,16 +1,125 @@
 /*
- * analytics.c - lifecycle of the analytics part.
+ * analytics.c - lifecycle of the analytics part: the survey secret, and
+ * one worker thread that keeps the rollups and the survey invitations up
+ * with the event log (it sleeps 100 ms when there is nothing new).
  */
-#include "analytics/analytics.h"
+#include "analytics/surveys_int.h"
+
+#include "api/api.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <string.h>
+#include <time.h>
+
+#define IDLE_MS 100
+#define REBUILD_BEHIND 200000 /* events behind at start that make a rebuild cheaper */
+
+struct analytics *analytics_of(struct app *app)
+{
+    return app ? app->analytics : NULL;
+}
+
+/* A database with a long history and no rollups yet (an upgrade, a bulk load) is
+ * rebuilt in one pass instead of being replayed event by event. */
+static void catch_up(struct analytics *an)
+{
+    struct store *s = an->app->store;
+    struct db *r = store_reader(s);
+    int64_t pos = store_consumer_position(r, "analytics.rollup");
+    sqlite3_stmt *st = db_stmt(r, "SELECT coalesce(max(id), 0) FROM events");
+    int64_t last = db_step(r, st, NULL) == 1 ? db_col_i64(st, 0) : 0;
+    sqlite3_reset(st);
+    store_reader_done(s, r);
+    if (last - pos < REBUILD_BEHIND)
+        return;
+    struct err_info err = {0};
+    log_info("analytics rollups behind=%lld: rebuilding", (long long)(last - pos));
+    pthread_mutex_lock(&an->mu);
+    if (analytics_rebuild(s, NULL, &err) != 0)
+        log_warn("analytics rebuild failed msg=\"%s\"", err.message);
+    pthread_mutex_unlock(&an->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    struct analytics *an = arg;
+    struct app *app = an->app;
+    catch_up(an);
+    for (;;) {
+        pthread_mutex_lock(&an->stop_mu);
+        bool stop = an->is_stopping;
+        pthread_mutex_unlock(&an->stop_mu);
+        if (stop)
+            break;
+        int64_t n_roll = 0, n_surv = 0;
+        struct err_info err = {0};
+        pthread_mutex_lock(&an->mu);
+        if (analytics_rollup_step(app->store, 16, &n_roll, &err) != 0)
+            log_warn("analytics rollup failed msg=\"%s\"", err.message);
+        err_clear(&err);
+        if (analytics_surveys_step(app, &n_surv, &err) != 0)
+            log_warn("analytics surveys failed msg=\"%s\"", err.message);
+        pthread_mutex_unlock(&an->mu);
+        if (n_roll > 0 || n_surv > 0)
+            continue;
+        /* Nothing new: sleep a little (wall-clock wait; the fake clock is for logic only). */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += IDLE_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&an->stop_mu);
+        while (!an->is_stopping &&
+               pthread_cond_timedwait(&an->stop_cond, &an->stop_mu, &until) != ETIMEDOUT)
+            ;
+        pthread_mutex_unlock(&an->stop_mu);
+    }
+    return NULL;
+}
 
 int analytics_start(struct app *app, struct err_info *err)
 {
-    (void)app;
-    (void)err;
+    struct analytics *an = xcalloc(1, sizeof *an);
+    an->app = app;
+    pthread_mutex_init(&an->mu, NULL);
+    pthread_mutex_init(&an->stop_mu, NULL);
+    pthread_cond_init(&an->stop_cond, NULL);
+    int rc = survey_secret_load(app->store, an->secret, err);
+    if (rc != 0) {
+        free(an);
+        return rc;
+    }
+    app->analytics = an;
+    if (pthread_create(&an->thread, NULL, worker_main, an) != 0) {
+        app->analytics = NULL;
+        free(an);
+        return err_set(err, ERR_INTERNAL, "", "cannot start the analytics worker");
+    }
+    an->is_running = true;
     return 0;
 }
 
 void analytics_stop(struct app *app)
 {
-    (void)app;
+    struct analytics *an = app->analytics;
+    if (an == NULL)
+        return;
+    pthread_mutex_lock(&an->stop_mu);
+    an->is_stopping = true;
+    pthread_cond_broadcast(&an->stop_cond);
+    pthread_mutex_unlock(&an->stop_mu);
+    if (an->is_running)
+        pthread_join(an->thread, NULL);
+    pthread_mutex_destroy(&an->mu);
+    pthread_mutex_destroy(&an->stop_mu);
+    pthread_cond_destroy(&an->stop_cond);
+    sodium_memzero(an->secret, sizeof an->secret);
+    free(an);
+    app->analytics = NULL;
 }

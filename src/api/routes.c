@@ -5,6 +5,7 @@
  */
 #include "api/api.h"
 #include "rules/rules.h"
+#include "analytics/analytics.h"
 #include "channels/channels.h"
 
 #define IMPORT_MAX_BODY ((size_t)4 << 30) /* the configured import_max_bytes applies below it */
@@ -61,6 +62,21 @@ const struct route api_routes[] = {
     {"POST", "/q", rules_public_qr_submit, 0, 4096},
     {"GET", "/q/style.css", rules_public_qr_css, 0, 0},
     /* -- analytics: surveys, reports, dashboards (src/analytics) -- */
+    {"GET", "/s/{token}", api_survey_page, 0, 0},
+    {"POST", "/s/{token}", api_survey_answer, 0, 16384},
+    {"GET", "/api/v1/surveys", api_surveys_list, PERM_REQUESTS_READ, 0},
+    {"POST", "/api/v1/surveys", api_surveys_create, PERM_ADMIN, 0},
+    {"POST", "/api/v1/surveys/{id}/invitations", api_surveys_invite, PERM_REQUESTS_WRITE, 0},
+    {"GET", "/api/v1/reports/overview", api_reports_overview, PERM_REQUESTS_READ, 0},
+    {"GET", "/api/v1/reports/surveys", api_reports_surveys, PERM_REQUESTS_READ, 0},
+    {"GET", "/api/v1/reports/volumes", api_reports_volumes, PERM_REQUESTS_READ, 0},
+    {"GET", "/api/v1/reports/sla", api_reports_sla, PERM_REQUESTS_READ, 0},
+    {"GET", "/api/v1/reports/reasons", api_reports_reasons, PERM_REQUESTS_READ, 0},
+    {"GET", "/api/v1/reports/operators", api_reports_operators, PERM_USERS_READ, 0},
+    {"GET", "/api/v1/reports/matrix", api_reports_matrix, PERM_REQUESTS_READ, 0},
+    {"GET", "/api/v1/reports/alerts", api_reports_alerts, PERM_REQUESTS_READ, 0},
+    {"POST", "/api/v1/analytics/rebuild", api_analytics_rebuild, PERM_ADMIN, 0},
+    {"POST", "/api/v1/analytics/detect", api_analytics_detect, PERM_ADMIN, 0},
     /* -- channels: webhooks, channel admin, outbox (src/channels) -- */
     {"POST", "/hooks/{adapter}/{name}", channels_hook, 0, 0},
     {"GET", "/hooks/{adapter}/{name}", channels_hook, 0, 0},

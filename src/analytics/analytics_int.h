@@ -1,0 +1,160 @@
+/*
+ * analytics_int.h - shared only inside src/analytics: the rollup measures
+ * and keys, a small open-addressing hash map of 64-bit keys to measure
+ * vectors, survey kinds and reasons, and the part's state.
+ */
+#ifndef OTKLIK_ANALYTICS_INT_H
+#define OTKLIK_ANALYTICS_INT_H
+
+#include "analytics/analytics.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DAY_MS INT64_C(86400000)
+
+/* The measures every request rollup table holds, in column order. */
+enum measure {
+    M_CREATED,     /* requests created that day */
+    M_NEGATIVE,    /* of them, by sentiment */
+    M_NEUTRAL,
+    M_POSITIVE,
+    M_RESPONDED,   /* with a first response */
+    M_FRT_SUM_S,   /* sum of first response times, seconds */
+    M_FRT_24H,     /* first response within 24 hours */
+    M_SOLVED,      /* solved (or closed after a solve) */
+    M_SOLVE_SUM_S, /* sum of times to solve, seconds */
+    M_SOLVED_1D,   /* solved within one day */
+    M_FCR,         /* solved with at most one reply and never reopened */
+    N_MEASURES
+};
+
+/* Rollup tables of requests (rollup.c keeps their SQL in the same order). */
+enum grain { G_REQ, G_STORE, G_CHAN, G_TOPIC, G_OPERATOR, N_GRAINS };
+
+/* A request's contribution to the rollups (one row of an_request_facts). */
+struct fact {
+    int64_t day;         /* UTC day of creation */
+    int64_t store_id;    /* 0: none */
+    int channel, topic, kind, sentiment; /* vocabulary indices; -1: none */
+    int64_t operator_id; /* assignee, 0: none */
+    int64_t responded, frt_s, solved, solve_s, fcr;
+};
+
+/* Key packing: store 24 bits, day 16 bits, then the grain's dimensions (24 bits). */
+uint64_t rollup_key(enum grain g, const struct fact *f);
+/* Add sign x the fact's measures into v. */
+void fact_measures(const struct fact *f, int64_t sign, int64_t v[N_MEASURES]);
+
+/* ---- hash map: uint64 key -> int64 vector of fixed width ------------------- */
+
+struct kmap {
+    uint64_t *keys;  /* 0 marks an empty slot: keys are stored + 1 */
+    int64_t *vals;   /* width per slot */
+    size_t cap, n;   /* slots (a power of two), used */
+    int width;
+};
+
+void kmap_init(struct kmap *m, int width, size_t cap_hint);
+void kmap_free(struct kmap *m);
+/* The value vector of key (zeroed when new). */
+int64_t *kmap_get(struct kmap *m, uint64_t key);
+/* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->keys[i]) key = m->keys[i] - 1. */
+
+/* Add sign x f to every grain it belongs to, for its store and for the chain (store 0). */
+void fact_add_all(struct kmap grains[N_GRAINS], const struct fact *f, int64_t sign);
+
+
+/* ---- surveys --------------------------------------------------------------- */
+
+struct survey_kind_def {
+    const char *kind; /* "nps" */
+    int min, max;     /* score scale */
+    int low_default;  /* scores <= this are "low" */
+};
+extern const struct survey_kind_def survey_kinds[]; /* terminated by kind NULL */
+const struct survey_kind_def *survey_kind_find(const char *kind);
+
+/* Reasons a customer may pick, the department that owns each, and its topic. */
+struct survey_reason {
+    const char *code, *department, *topic, *label_ru;
+};
+extern const struct survey_reason survey_reasons[]; /* terminated by code NULL */
+int survey_reason_find(const char *code);           /* index or -1 */
+
+/* The channel index of an_roll_survey's rows that sum every channel (stored as "*"). */
+#define SURVEY_ALL_CHANNELS 30
+
+/* Survey rollup measures (an_roll_survey), in column order. */
+enum survey_measure { S_N, S_SUM, S_PROMOTERS, S_PASSIVES, S_DETRACTORS, S_SATISFIED, S_LOW, N_SMEASURES };
+
+struct survey_answer_ev {
+    int64_t day, store_id;
+    int channel, kind, reason; /* indices; reason -1: none */
+    int64_t score;
+    bool is_low;
+};
+/* Parse the data of a survey.answered event; false when it is not one we roll up. */
+bool survey_answer_from_event(const char *data, int64_t store_id, struct survey_answer_ev *out);
+uint64_t survey_key(const struct survey_answer_ev *a);
+uint64_t matrix_key(const struct survey_answer_ev *a);
+void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES]);
+
+/* Upsert the summed deltas of one grain (values N_MEASURES wide). */
+int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err);
+
+/* Add one answer to the survey (N_SMEASURES wide) and matrix (2 wide: n, n_low) maps,
+ * for its store and for the chain (store 0). */
+void survey_answer_add(struct kmap *surv, struct kmap *matrix, const struct survey_answer_ev *a);
+
+/* Upsert summed survey deltas (used by the consumer and the rebuild). */
+int survey_rollup_write(struct db *db, struct kmap *surv, struct kmap *matrix,
+                        struct err_info *err);
+
+/* The invitation token "<id>.<mac>" for id under secret (32 bytes) into out (>= 48 bytes). */
+void survey_token_make(const unsigned char secret[32], int64_t id, char *out, size_t cap);
+/* The id in a token whose mac checks, or 0. */
+int64_t survey_token_check(const unsigned char secret[32], const char *token);
+/* Load (creating when absent) the HMAC secret. */
+int survey_secret_load(struct store *s, unsigned char out[32], struct err_info *err);
+
+/* ---- trends: pure statistics (trends_stats.c) ------------------------------ */
+
+/* P(X >= x) for X ~ Poisson(lambda). */
+double poisson_upper_tail(int64_t x, double lambda);
+/* Median of n values (copies; n > 0). */
+double median_of(const double *v, size_t n);
+/* Mann-Kendall S and its z score (with continuity correction, tie-corrected variance). */
+void mann_kendall(const double *v, size_t n, double *out_s, double *out_z);
+/*
+ * Poisson log-linear fit of counts y[0..n) on t = 0..n-1 by IRLS:
+ * *out_slope (per day, log scale), likelihood-ratio statistic against the
+ * constant-rate model, and its chi-square(1) p-value.
+ */
+void poisson_trend(const double *y, size_t n, double *out_slope, double *out_lr, double *out_p);
+/* Upper tail of chi-square with 1 degree of freedom. */
+double chi2_1_upper(double x);
+
+/* ---- the part's state ------------------------------------------------------ */
+
+struct analytics {
+    struct app *app;
+    pthread_t thread;
+    pthread_mutex_t mu; /* one consumer step or rebuild at a time */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cond;
+    bool is_stopping, is_running;
+    unsigned char secret[32]; /* survey token HMAC key */
+};
+
+/* Escape for HTML text and attribute values (& < > " '). */
+struct buf;
+void html_escape(struct buf *b, const char *s);
+
+/* CSV field with RFC 4180 quoting (quotes when it holds , " CR LF or starts with =+-@). */
+void csv_field(struct buf *b, const char *s);
+
+#endif

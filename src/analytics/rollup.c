@@ -1,0 +1,239 @@
+/*
+ * rollup.c - the rollup consumer of the event log and the full rebuild
+ * (design in analytics.h).  The consumer reads on a reader connection and
+ * writes one store job per batch: summed deltas, changed facts, cursor.
+ */
+#include "analytics/analytics_int.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "store/model.h"
+
+#include <string.h>
+
+#define CONSUMER "analytics.rollup"
+#define BATCH 4096
+
+/* Does an event of this type change what a request contributes? */
+static bool touches_request(const char *type)
+{
+    return strncmp(type, "request.", 8) == 0 || strcmp(type, "message.out") == 0 ||
+           strcmp(type, "message.in") == 0;
+}
+
+/* Fill f from a requests row (columns as in FACT_SQL from col 0); fcr needs n_out and reopened. */
+#define FACT_COLUMNS                                                                               \
+    "created_at_ms, store_id, channel, topic, kind, sentiment, assignee_id, "                      \
+    "first_response_at_ms, solved_at_ms"
+
+static void fact_from_row(sqlite3_stmt *st, int c0, int64_t n_out, bool reopened, struct fact *f)
+{
+    memset(f, 0, sizeof *f);
+    int64_t created = db_col_i64(st, c0);
+    f->day = created >= 0 ? created / DAY_MS : 0;
+    f->store_id = db_col_i64(st, c0 + 1);
+    f->channel = model_find(model_channels, db_col_text(st, c0 + 2));
+    f->topic = model_find(model_topics, db_col_text(st, c0 + 3));
+    f->kind = model_find(model_kinds, db_col_text(st, c0 + 4));
+    f->sentiment = model_find(model_sentiments, db_col_text(st, c0 + 5));
+    f->operator_id = db_col_i64(st, c0 + 6);
+    if (!db_col_is_null(st, c0 + 7)) {
+        int64_t d = db_col_i64(st, c0 + 7) - created;
+        f->responded = 1;
+        f->frt_s = d > 0 ? d / 1000 : 0;
+    }
+    if (!db_col_is_null(st, c0 + 8)) {
+        int64_t d = db_col_i64(st, c0 + 8) - created;
+        f->solved = 1;
+        f->solve_s = d > 0 ? d / 1000 : 0;
+        f->fcr = n_out <= 1 && !reopened;
+    }
+}
+
+/* The request's current fact; false when the request does not exist. */
+static bool fact_load(struct db *r, int64_t id, struct fact *f)
+{
+    sqlite3_stmt *st = db_stmt(r, "SELECT " FACT_COLUMNS " FROM requests WHERE id = $1");
+    db_bind_i64(st, 1, id);
+    if (db_step(r, st, NULL) != 1) {
+        sqlite3_reset(st);
+        return false;
+    }
+    bool is_solved = !db_col_is_null(st, 8);
+    int64_t n_out = 0;
+    bool reopened = false;
+    if (is_solved) {
+        /* Replies from the messages (imported history has replies but no events). */
+        sqlite3_stmt *q = db_stmt(r, "SELECT count(*) FROM messages WHERE request_id = $1 "
+                                     "AND direction = 'out'");
+        db_bind_i64(q, 1, id);
+        if (db_step(r, q, NULL) == 1)
+            n_out = db_col_i64(q, 0);
+        sqlite3_reset(q);
+        q = db_stmt(r, "SELECT 1 FROM events WHERE request_id = $1 AND "
+                       "type = 'request.reopened' LIMIT 1");
+        db_bind_i64(q, 1, id);
+        reopened = db_step(r, q, NULL) == 1;
+        sqlite3_reset(q);
+    }
+    fact_from_row(st, 0, n_out, reopened, f);
+    sqlite3_reset(st);
+    return true;
+}
+
+static bool fact_stored(struct db *r, int64_t id, struct fact *f)
+{
+    sqlite3_stmt *st = db_stmt(r, "SELECT day, store_id, channel, topic, kind, sentiment, "
+                                  "operator_id, responded, frt_s, solved, solve_s, fcr "
+                                  "FROM an_request_facts WHERE request_id = $1");
+    db_bind_i64(st, 1, id);
+    bool found = db_step(r, st, NULL) == 1;
+    if (found) {
+        f->day = db_col_i64(st, 0);
+        f->store_id = db_col_i64(st, 1);
+        f->channel = (int)db_col_i64(st, 2);
+        f->topic = (int)db_col_i64(st, 3);
+        f->kind = (int)db_col_i64(st, 4);
+        f->sentiment = (int)db_col_i64(st, 5);
+        f->operator_id = db_col_i64(st, 6);
+        f->responded = db_col_i64(st, 7);
+        f->frt_s = db_col_i64(st, 8);
+        f->solved = db_col_i64(st, 9);
+        f->solve_s = db_col_i64(st, 10);
+        f->fcr = db_col_i64(st, 11);
+    }
+    sqlite3_reset(st);
+    return found;
+}
+
+static int fact_write(struct db *db, int64_t id, const struct fact *f, struct err_info *err)
+{
+    sqlite3_stmt *st = db_stmt(
+        db, "INSERT OR REPLACE INTO an_request_facts (request_id, day, store_id, channel, topic, "
+            "kind, sentiment, operator_id, responded, frt_s, solved, solve_s, fcr) VALUES ($1, "
+            "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+    db_bind_i64(st, 1, id);
+    db_bind_i64(st, 2, f->day);
+    db_bind_i64(st, 3, f->store_id);
+    db_bind_i64(st, 4, f->channel);
+    db_bind_i64(st, 5, f->topic);
+    db_bind_i64(st, 6, f->kind);
+    db_bind_i64(st, 7, f->sentiment);
+    db_bind_i64(st, 8, f->operator_id);
+    db_bind_i64(st, 9, f->responded);
+    db_bind_i64(st, 10, f->frt_s);
+    db_bind_i64(st, 11, f->solved);
+    db_bind_i64(st, 12, f->solve_s);
+    db_bind_i64(st, 13, f->fcr);
+    return db_run(db, st, err);
+}
+
+/* One batch's work: the maps to write and the facts that changed. */
+struct batch {
+    struct kmap dirty;        /* request ids touched (width 1: 1 created in the batch, 2 not) */
+    struct kmap grains[N_GRAINS];
+    struct kmap surv, matrix;
+    int64_t *ids;             /* changed facts */
+    struct fact *facts;
+    size_t n_facts, cap_facts;
+    int64_t n_events, last_id;
+};
+
+static int on_event(void *ctx, const struct event_row *ev)
+{
+    struct batch *b = ctx;
+    b->n_events++;
+    if (ev->request_id > 0 && touches_request(ev->type)) {
+        /* 1: the batch saw the request created (it can have no stored fact yet), 2: not. */
+        int64_t *seen = kmap_get(&b->dirty, (uint64_t)ev->request_id);
+        if (*seen == 0)
+            *seen = strcmp(ev->type, "request.created") == 0 ? 1 : 2;
+    } else if (strcmp(ev->type, "survey.answered") == 0) {
+        struct survey_answer_ev a;
+        if (survey_answer_from_event(ev->data, ev->store_id, &a))
+            survey_answer_add(&b->surv, &b->matrix, &a);
+    }
+    return 0;
+}
+
+static int batch_write(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    struct batch *b = arg;
+    struct db *db = store_tx_db(tx);
+    int rc = 0;
+    for (int g = 0; g < N_GRAINS && rc == 0; g++)
+        rc = rollup_grain_write(db, (enum grain)g, &b->grains[g], err);
+    if (rc == 0)
+        rc = survey_rollup_write(db, &b->surv, &b->matrix, err);
+    for (size_t i = 0; i < b->n_facts && rc == 0; i++)
+        rc = fact_write(db, b->ids[i], &b->facts[i], err);
+    if (rc == 0)
+        rc = store_consumer_save(tx, CONSUMER, b->last_id, err);
+    return rc;
+}
+
+static void batch_free(struct batch *b)
+{
+    kmap_free(&b->dirty);
+    for (int g = 0; g < N_GRAINS; g++)
+        kmap_free(&b->grains[g]);
+    kmap_free(&b->surv);
+    kmap_free(&b->matrix);
+    free(b->ids);
+    free(b->facts);
+}
+
+static int one_batch(struct store *s, int64_t *out_n, struct err_info *err)
+{
+    struct batch b;
+    memset(&b, 0, sizeof b);
+    kmap_init(&b.dirty, 1, BATCH);
+    for (int g = 0; g < N_GRAINS; g++)
+        kmap_init(&b.grains[g], N_MEASURES, 256);
+    kmap_init(&b.surv, N_SMEASURES, 64);
+    kmap_init(&b.matrix, 2, 64);
+
+    struct db *r = store_reader(s);
+    int64_t pos = store_consumer_position(r, CONSUMER);
+    int rc = store_events_since(r, pos, BATCH, on_event, &b, &b.last_id);
+    for (size_t i = 0; rc == 0 && i < b.dirty.cap; i++) {
+        if (b.dirty.keys[i] == 0)
+            continue;
+        int64_t id = (int64_t)(b.dirty.keys[i] - 1);
+        struct fact now, old;
+        bool has_now = fact_load(r, id, &now);
+        bool has_old = b.dirty.vals[i] == 2 && fact_stored(r, id, &old);
+        if (!has_now || (has_old && memcmp(&now, &old, sizeof now) == 0))
+            continue;
+        if (has_old)
+            fact_add_all(b.grains, &old, -1);
+        fact_add_all(b.grains, &now, +1);
+        xgrow((void **)&b.ids, &b.cap_facts, b.n_facts + 1, sizeof *b.ids);
+        b.facts = xrealloc(b.facts, b.cap_facts * sizeof *b.facts);
+        b.ids[b.n_facts] = id;
+        b.facts[b.n_facts++] = now;
+    }
+    store_reader_done(s, r);
+    if (rc == 0 && b.n_events > 0)
+        rc = store_write(s, batch_write, &b, err);
+    *out_n = b.n_events;
+    batch_free(&b);
+    return rc;
+}
+
+int analytics_rollup_step(struct store *s, int max_batches, int64_t *out_n,
+                          struct err_info *err)
+{
+    *out_n = 0;
+    for (int i = 0; i < max_batches; i++) {
+        int64_t n = 0;
+        int rc = one_batch(s, &n, err);
+        *out_n += n;
+        if (rc != 0)
+            return rc;
+        if (n < BATCH)
+            break;
+    }
+    return 0;
+}

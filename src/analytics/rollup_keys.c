@@ -1,0 +1,362 @@
+/*
+ * rollup_keys.c - the pieces the rollup consumer and the rebuild share:
+ * packed rollup keys, a request fact's measures, the 64-bit hash map, and
+ * the upserts of summed deltas into the rollup tables.
+ */
+#include "analytics/analytics_int.h"
+
+#include "core/mem.h"
+#include "store/model.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Vocabulary index -1 (none) is stored as 0, the rest shifted by one.  Keys sort like
+ * the tables' primary keys: store (24 bits), day (16 bits), then 24 bits of dimensions. */
+#define IDX(i) ((uint64_t)((i) + 1))
+#define STOREBITS(s) (((uint64_t)(s) & 0xFFFFFFu) << 40)
+#define DAYBITS(d) (((uint64_t)(d) & 0xFFFFu) << 24)
+#define KEY_STORE(k) ((int64_t)((k) >> 40))
+#define KEY_DAY(k) ((int64_t)(((k) >> 24) & 0xFFFFu))
+
+uint64_t rollup_key(enum grain g, const struct fact *f)
+{
+    uint64_t k = DAYBITS(f->day) | STOREBITS(f->store_id);
+    switch (g) {
+    case G_REQ:
+        return k | IDX(f->channel) << 10 | IDX(f->topic) << 5 | IDX(f->kind);
+    case G_STORE:
+        return k;
+    case G_CHAN:
+        return k | IDX(f->channel);
+    case G_TOPIC:
+        return k | IDX(f->topic);
+    case G_OPERATOR:
+        return k | ((uint64_t)f->operator_id & 0xFFFFFFu);
+    default:
+        return k;
+    }
+}
+
+void fact_measures(const struct fact *f, int64_t sign, int64_t v[N_MEASURES])
+{
+    v[M_CREATED] += sign;
+    if (f->sentiment >= 0 && f->sentiment < 3)
+        v[M_NEGATIVE + f->sentiment] += sign; /* model_sentiments: negative, neutral, positive */
+    if (f->responded) {
+        v[M_RESPONDED] += sign;
+        v[M_FRT_SUM_S] += sign * f->frt_s;
+        if (f->frt_s <= 86400)
+            v[M_FRT_24H] += sign;
+    }
+    if (f->solved) {
+        v[M_SOLVED] += sign;
+        v[M_SOLVE_SUM_S] += sign * f->solve_s;
+        if (f->solve_s <= 86400)
+            v[M_SOLVED_1D] += sign;
+        if (f->fcr)
+            v[M_FCR] += sign;
+    }
+}
+
+/* ---- the hash map ------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x *= UINT64_C(0xc4ceb9fe1a85ec53);
+    x ^= x >> 33;
+    return x;
+}
+
+void kmap_init(struct kmap *m, int width, size_t cap_hint)
+{
+    size_t cap = 64;
+    while (cap < cap_hint * 2)
+        cap <<= 1;
+    m->cap = cap;
+    m->n = 0;
+    m->width = width;
+    m->keys = xcalloc(cap, sizeof *m->keys);
+    m->vals = xcalloc(cap * (size_t)(width > 0 ? width : 1), sizeof *m->vals);
+}
+
+void kmap_free(struct kmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+static void kmap_grow(struct kmap *m)
+{
+    struct kmap bigger;
+    kmap_init(&bigger, m->width, m->cap);
+    size_t w = (size_t)(m->width > 0 ? m->width : 1);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i] == 0)
+            continue;
+        int64_t *v = kmap_get(&bigger, m->keys[i] - 1);
+        memcpy(v, m->vals + i * w, w * sizeof *v);
+    }
+    kmap_free(m);
+    *m = bigger;
+}
+
+int64_t *kmap_get(struct kmap *m, uint64_t key)
+{
+    if ((m->n + 1) * 4 > m->cap * 3)
+        kmap_grow(m);
+    size_t w = (size_t)(m->width > 0 ? m->width : 1);
+    size_t mask = m->cap - 1;
+    for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
+        if (m->keys[i] == key + 1)
+            return m->vals + i * w;
+        if (m->keys[i] == 0) {
+            m->keys[i] = key + 1;
+            m->n++;
+            return m->vals + i * w;
+        }
+    }
+}
+
+/* ---- writing summed deltas ----------------------------------------------------- */
+
+#define MCOLS                                                                                      \
+    "n_created, n_negative, n_neutral, n_positive, n_responded, frt_sum_s, n_frt_24h, "            \
+    "n_solved, solve_sum_s, n_solved_1d, n_fcr"
+#define MSET                                                                                       \
+    " DO UPDATE SET n_created = n_created + excluded.n_created, "                                  \
+    "n_negative = n_negative + excluded.n_negative, n_neutral = n_neutral + excluded.n_neutral, " \
+    "n_positive = n_positive + excluded.n_positive, "                                              \
+    "n_responded = n_responded + excluded.n_responded, "                                           \
+    "frt_sum_s = frt_sum_s + excluded.frt_sum_s, n_frt_24h = n_frt_24h + excluded.n_frt_24h, "    \
+    "n_solved = n_solved + excluded.n_solved, solve_sum_s = solve_sum_s + excluded.solve_sum_s, " \
+    "n_solved_1d = n_solved_1d + excluded.n_solved_1d, n_fcr = n_fcr + excluded.n_fcr"
+
+/* Measures are bound as $10..$20 in every statement ($1..$5 are the dimensions). */
+static const char *const grain_sql[N_GRAINS] = {
+    "INSERT INTO an_roll_req (day, store_id, channel, topic, kind, " MCOLS ") VALUES "
+    "($1, $2, $3, $4, $5, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
+    "ON CONFLICT (day, store_id, channel, topic, kind)" MSET,
+    "INSERT INTO an_roll_store (day, store_id, " MCOLS ") VALUES "
+    "($1, $2, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
+    "ON CONFLICT (day, store_id)" MSET,
+    "INSERT INTO an_roll_chan (day, store_id, channel, " MCOLS ") VALUES "
+    "($1, $2, $3, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
+    "ON CONFLICT (day, store_id, channel)" MSET,
+    "INSERT INTO an_roll_topic (day, store_id, topic, " MCOLS ") VALUES "
+    "($1, $2, $4, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
+    "ON CONFLICT (day, store_id, topic)" MSET,
+    "INSERT INTO an_roll_operator (day, store_id, operator_id, " MCOLS ") VALUES "
+    "($1, $2, $6, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) "
+    "ON CONFLICT (day, operator_id, store_id)" MSET,
+};
+
+static const char *vocab(const char *const *list, uint64_t idx1)
+{
+    return idx1 == 0 ? "" : list[idx1 - 1];
+}
+
+static int cmp_slot_key(const void *a, const void *b, void *ctx)
+{
+    const uint64_t *keys = ctx;
+    uint64_t x = keys[*(const size_t *)a], y = keys[*(const size_t *)b];
+    return (x > y) - (x < y);
+}
+
+/* The used slots of m in key order: day, then store, the tables' primary key order, so
+ * that large writes walk the b-tree forward instead of seeking at random. */
+static size_t *slots_in_key_order(const struct kmap *m)
+{
+    size_t *order = xmalloc((m->n + 1) * sizeof *order), n = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i])
+            order[n++] = i;
+    qsort_r(order, n, sizeof *order, cmp_slot_key, m->keys);
+    return order;
+}
+
+int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err)
+{
+    size_t *order = slots_in_key_order(m);
+    int rc = 0;
+    for (size_t o = 0; o < m->n && rc == 0; o++) {
+        size_t i = order[o];
+        const int64_t *v = m->vals + i * N_MEASURES;
+        bool any = false;
+        for (int k = 0; k < N_MEASURES; k++)
+            any |= v[k] != 0;
+        if (!any)
+            continue;
+        uint64_t key = m->keys[i] - 1;
+        sqlite3_stmt *st = db_stmt(db, grain_sql[g]);
+        db_bind_i64(st, 1, KEY_DAY(key));
+        db_bind_i64(st, 2, KEY_STORE(key));
+        if (g == G_REQ) {
+            db_bind_text(st, 3, vocab(model_channels, (key >> 10) & 31), -1);
+            db_bind_text(st, 4, vocab(model_topics, (key >> 5) & 31), -1);
+            db_bind_text(st, 5, vocab(model_kinds, key & 31), -1);
+        } else if (g == G_CHAN) {
+            db_bind_text(st, 3, vocab(model_channels, key & 0xFFFFFFu), -1);
+        } else if (g == G_TOPIC) {
+            db_bind_text(st, 4, vocab(model_topics, key & 0xFFFFFFu), -1);
+        } else if (g == G_OPERATOR) {
+            db_bind_i64(st, 6, (int64_t)(key & 0xFFFFFFu));
+        }
+        for (int k = 0; k < N_MEASURES; k++)
+            db_bind_i64(st, 10 + k, v[k]);
+        rc = db_run(db, st, err);
+    }
+    free(order);
+    return rc;
+}
+
+/* ---- survey answers ------------------------------------------------------------ */
+
+bool survey_answer_from_event(const char *data, int64_t store_id, struct survey_answer_ev *out)
+{
+    json_t *d = json_loads(data, 0, NULL);
+    if (d == NULL)
+        return false;
+    memset(out, 0, sizeof *out);
+    const char *kind = json_string_value(json_object_get(d, "kind"));
+    const char *channel = json_string_value(json_object_get(d, "channel"));
+    const char *reason = json_string_value(json_object_get(d, "reason"));
+    json_t *score = json_object_get(d, "score");
+    json_t *at = json_object_get(d, "at_ms");
+    int k = -1;
+    for (int i = 0; kind && survey_kinds[i].kind; i++)
+        if (strcmp(survey_kinds[i].kind, kind) == 0)
+            k = i;
+    bool ok = k >= 0 && json_is_integer(score) && json_is_integer(at);
+    if (ok) {
+        out->kind = k;
+        out->channel = model_find(model_channels, channel);
+        out->reason = reason ? survey_reason_find(reason) : -1;
+        out->score = json_integer_value(score);
+        out->day = json_integer_value(at) / DAY_MS;
+        out->store_id = store_id;
+        out->is_low = json_is_true(json_object_get(d, "low"));
+    }
+    json_decref(d);
+    return ok;
+}
+
+uint64_t survey_key(const struct survey_answer_ev *a)
+{
+    return DAYBITS(a->day) | STOREBITS(a->store_id) | IDX(a->channel) << 3 | (uint64_t)a->kind;
+}
+
+uint64_t matrix_key(const struct survey_answer_ev *a)
+{
+    return DAYBITS(a->day) | STOREBITS(a->store_id) | IDX(a->reason);
+}
+
+void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES])
+{
+    const char *kind = survey_kinds[a->kind].kind;
+    bool is_nps = strcmp(kind, "nps") == 0 || strcmp(kind, "enps") == 0;
+    v[S_N] += 1;
+    v[S_SUM] += a->score;
+    if (is_nps) {
+        v[a->score >= 9 ? S_PROMOTERS : a->score >= 7 ? S_PASSIVES : S_DETRACTORS] += 1;
+    } else if (strcmp(kind, "csat") == 0 && a->score >= 4) {
+        v[S_SATISFIED] += 1;
+    }
+    if (a->is_low)
+        v[S_LOW] += 1;
+}
+
+int survey_rollup_write(struct db *db, struct kmap *surv, struct kmap *matrix,
+                        struct err_info *err)
+{
+    size_t *order = slots_in_key_order(surv);
+    for (size_t o = 0; o < surv->n; o++) {
+        size_t i = order[o];
+        uint64_t key = surv->keys[i] - 1;
+        const int64_t *v = surv->vals + i * N_SMEASURES;
+        sqlite3_stmt *st = db_stmt(
+            db, "INSERT INTO an_roll_survey (day, store_id, channel, kind, n, score_sum, "
+                "n_promoters, n_passives, n_detractors, n_satisfied, n_low) VALUES ($1, $2, $3, "
+                "$4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (day, store_id, channel, kind) "
+                "DO UPDATE SET n = n + excluded.n, score_sum = score_sum + excluded.score_sum, "
+                "n_promoters = n_promoters + excluded.n_promoters, "
+                "n_passives = n_passives + excluded.n_passives, "
+                "n_detractors = n_detractors + excluded.n_detractors, "
+                "n_satisfied = n_satisfied + excluded.n_satisfied, n_low = n_low + excluded.n_low");
+        db_bind_i64(st, 1, KEY_DAY(key));
+        db_bind_i64(st, 2, KEY_STORE(key));
+        uint64_t ch1 = (key >> 3) & 31;
+        db_bind_text(st, 3, ch1 == IDX(SURVEY_ALL_CHANNELS) ? "*" : vocab(model_channels, ch1), -1);
+        db_bind_text(st, 4, survey_kinds[key & 7].kind, -1);
+        for (int k = 0; k < N_SMEASURES; k++)
+            db_bind_i64(st, 5 + k, v[k]);
+        int rc = db_run(db, st, err);
+        if (rc != 0) {
+            free(order);
+            return rc;
+        }
+    }
+    free(order);
+    for (size_t i = 0; i < matrix->cap; i++) {
+        if (matrix->keys[i] == 0)
+            continue;
+        uint64_t key = matrix->keys[i] - 1;
+        uint64_t reason1 = key & 0xFFFFFFu;
+        if (reason1 == 0)
+            continue;
+        const int64_t *v = matrix->vals + i * 2;
+        const struct survey_reason *r = &survey_reasons[reason1 - 1];
+        sqlite3_stmt *st = db_stmt(
+            db, "INSERT INTO an_roll_matrix (day, store_id, department, reason, n, n_low) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (day, store_id, department, reason) "
+                "DO UPDATE SET n = n + excluded.n, n_low = n_low + excluded.n_low");
+        db_bind_i64(st, 1, KEY_DAY(key));
+        db_bind_i64(st, 2, KEY_STORE(key));
+        db_bind_text(st, 3, r->department, -1);
+        db_bind_text(st, 4, r->code, -1);
+        db_bind_i64(st, 5, v[0]);
+        db_bind_i64(st, 6, v[1]);
+        int rc = db_run(db, st, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Add one answer to the survey and matrix maps. */
+void survey_answer_add(struct kmap *surv, struct kmap *matrix, const struct survey_answer_ev *a)
+{
+    survey_measures(a, kmap_get(surv, survey_key(a)));
+    struct survey_answer_ev all = *a; /* and the row of every channel together */
+    all.channel = SURVEY_ALL_CHANNELS;
+    survey_measures(&all, kmap_get(surv, survey_key(&all)));
+    if (a->reason >= 0) {
+        int64_t *v = kmap_get(matrix, matrix_key(a));
+        v[0] += 1;
+        v[1] += a->is_low ? 1 : 0;
+    }
+    if (a->store_id != 0) { /* and into the chain's rows */
+        struct survey_answer_ev chain = *a;
+        chain.store_id = 0;
+        survey_answer_add(surv, matrix, &chain);
+    }
+}
+
+void fact_add_all(struct kmap grains[N_GRAINS], const struct fact *f, int64_t sign)
+{
+    struct fact chain = *f;
+    chain.store_id = 0;
+    for (int pass = 0; pass < (f->store_id != 0 ? 2 : 1); pass++) {
+        const struct fact *x = pass == 0 ? &chain : f;
+        for (int g = 0; g < N_GRAINS; g++) {
+            if (g == G_OPERATOR && x->operator_id == 0)
+                continue;
+            fact_measures(x, sign, kmap_get(&grains[g], rollup_key((enum grain)g, x)));
+        }
+    }
+}

@@ -1,0 +1,266 @@
+/*
+ * test_analytics_rollup.c - the rollup consumer against a real store: new
+ * requests, a reclassification, an assignment with a reply and a solve, a
+ * reopen and a survey answer each move the rollups exactly, a second run
+ * changes nothing, and the tables kept from events equal a full rebuild.
+ */
+#include "testutil.h"
+
+#include "analytics/surveys_int.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "store/store.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T0_MS INT64_C(1715342400000) /* 2024-05-10T12:00:00Z */
+#define HOUR_MS INT64_C(3600000)
+
+static char path[128];
+static struct store *s;
+static int64_t ids[3], user_id;
+
+static int seed_job(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    static const struct store_in st[] = {
+        {"S1", "Магазин 1", "Екатеринбург", "Урал", "Asia/Yekaterinburg", NULL},
+        {"S2", "Магазин 2", "Новосибирск", "Сибирь", "Asia/Novosibirsk", NULL},
+    };
+    for (int i = 0; i < 2; i++)
+        if (store_store_upsert(tx, &st[i], NULL, err) != 0)
+            return err->code;
+    struct user_in u = {.login = "op1", .name = "Оператор", .role = "operator",
+                        .password_hash = "x", .skills = ""};
+    if (store_user_add(tx, &u, &user_id, err) != 0)
+        return err->code;
+    static const char *const channels[] = {"phone", "telegram", "email"};
+    static const char *const topics[] = {"delivery", "checkout_queue", "store_condition"};
+    static const char *const stores[] = {"S1", "S1", "S2"};
+    for (int i = 0; i < 3; i++) {
+        char src[16];
+        snprintf(src, sizeof src, "t-%d", i);
+        struct request_in r = {.channel = channels[i], .source_id = src, .store_code = stores[i],
+                               .text = "Текст обращения", .kind = "complaint",
+                               .created_at_ms = T0_MS - i * 24 * HOUR_MS, .actor = "test",
+                               .topic = topics[i], .topic_confidence = 0.9,
+                               .sentiment = "negative", .sentiment_confidence = 0.9};
+        r.customer.ids[0] = i == 0 ? "+79120000001" : "+79120000002";
+        struct request_out out;
+        if (store_request_create(tx, &r, &out, err) != 0)
+            return err->code;
+        ids[i] = out.id;
+    }
+    return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    assert_true(sodium_init() >= 0);
+    clock_set_fake_ms(T0_MS + HOUR_MS);
+    snprintf(path, sizeof path, "/tmp/otklik-rollup-%d.db", (int)getpid());
+    unlink(path);
+    struct err_info err = {0};
+    if (store_open(path, NULL, &s, &err) != 0)
+        return -1;
+    return store_write(s, seed_job, NULL, &err);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_close(s);
+    char p[160];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    return 0;
+}
+
+static int64_t q1(const char *sql)
+{
+    struct db *r = store_reader(s);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db_handle(r), sql, -1, &st, NULL), SQLITE_OK);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    store_reader_done(s, r);
+    return v;
+}
+
+static void step(void)
+{
+    struct err_info err = {0};
+    int64_t n = 0;
+    assert_int_equal(analytics_rollup_step(s, 100, &n, &err), 0);
+}
+
+/* Every non-empty rollup row, as text, in key order. */
+static char *dump(void)
+{
+    static const char *const sql[] = {
+        "SELECT * FROM an_roll_req WHERE n_created <> 0 ORDER BY 1, 2, 3, 4, 5",
+        "SELECT * FROM an_roll_store WHERE n_created <> 0 ORDER BY 1, 2",
+        "SELECT * FROM an_roll_chan WHERE n_created <> 0 ORDER BY 1, 2, 3",
+        "SELECT * FROM an_roll_topic WHERE n_created <> 0 ORDER BY 1, 2, 3",
+        "SELECT * FROM an_roll_operator WHERE n_created <> 0 ORDER BY 1, 2, 3",
+        "SELECT * FROM an_roll_survey WHERE n <> 0 ORDER BY 1, 2, 3, 4",
+        "SELECT * FROM an_roll_matrix WHERE n <> 0 ORDER BY 1, 2, 3, 4",
+    };
+    struct buf b;
+    buf_init(&b, 0);
+    struct db *r = store_reader(s);
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        assert_int_equal(sqlite3_prepare_v2(db_handle(r), sql[i], -1, &st, NULL), SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            for (int c = 0; c < sqlite3_column_count(st); c++)
+                buf_printf(&b, "%s|", (const char *)sqlite3_column_text(st, c));
+            buf_putc(&b, '\n');
+        }
+        sqlite3_finalize(st);
+        buf_puts(&b, "--\n");
+    }
+    store_reader_done(s, r);
+    return buf_steal(&b, NULL);
+}
+
+struct patch_job {
+    int64_t id;
+    struct request_patch p;
+};
+
+static int patch_job(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    struct patch_job *j = arg;
+    return store_request_patch(tx, j->id, &j->p, err);
+}
+
+static void patch(int64_t id, const char *status, const char *topic, int64_t assignee)
+{
+    struct patch_job j = {id, {.status = status, .topic = topic, .assignee_id = assignee,
+                               .actor = "user:op1"}};
+    struct err_info err = {0};
+    assert_int_equal(store_write(s, patch_job, &j, &err), 0);
+}
+
+static int reply_job(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    int64_t *id = arg, mid;
+    struct message_in m = {.direction = "out", .body = "Ответ", .author_name = "op",
+                           .actor = "user:op1"};
+    return store_message_add(tx, *id, &m, &mid, err);
+}
+
+static void test_rollups_follow_events(void **state)
+{
+    (void)state;
+    step();
+    assert_int_equal(q1("SELECT sum(n_created) FROM an_roll_store WHERE store_id = 0"), 3);
+    assert_int_equal(q1("SELECT sum(n_negative) FROM an_roll_chan WHERE store_id = 0"), 3);
+    assert_int_equal(q1("SELECT n_created FROM an_roll_topic WHERE topic = 'delivery'"), 1);
+    assert_int_equal(q1("SELECT count(DISTINCT day) FROM an_roll_store WHERE store_id = 0"), 3);
+
+    /* A reclassification moves the request between topics, not its day. */
+    patch(ids[0], NULL, "return_refund", 0);
+    step();
+    assert_int_equal(q1("SELECT coalesce(sum(n_created), 0) FROM an_roll_topic WHERE topic = 'delivery'"), 0);
+    assert_int_equal(q1("SELECT n_created FROM an_roll_topic WHERE topic = 'return_refund'"), 1);
+    assert_int_equal(q1("SELECT sum(n_created) FROM an_roll_store WHERE store_id = 0"), 3);
+
+    /* Assigned, answered after an hour (fake clock), solved: the operator's row. */
+    patch(ids[1], NULL, NULL, user_id);
+    clock_advance_ms(24 * HOUR_MS);
+    struct err_info err = {0};
+    assert_int_equal(store_write(s, reply_job, &ids[1], &err), 0);
+    patch(ids[1], "solved", NULL, 0);
+    step();
+    char q[160];
+    snprintf(q, sizeof q, "SELECT n_created * 1000 + n_responded * 100 + n_solved * 10 + n_fcr "
+                          "FROM an_roll_operator WHERE operator_id = %lld", (long long)user_id);
+    assert_int_equal(q1(q), 1111);
+    /* Created a day before T0 and answered 2 days later: not within 24 h. */
+    assert_int_equal(q1("SELECT sum(n_frt_24h) FROM an_roll_store WHERE store_id = 0"), 0);
+    assert_int_equal(q1("SELECT sum(frt_sum_s) FROM an_roll_store WHERE store_id = 0"), 2 * 24 * 3600 + 3600);
+
+    /* Reopened: no longer solved, and never first-contact resolution again. */
+    patch(ids[1], "open", NULL, 0);
+    step();
+    assert_int_equal(q1("SELECT sum(n_solved) FROM an_roll_store WHERE store_id = 0"), 0);
+    patch(ids[1], "solved", NULL, 0);
+    step();
+    assert_int_equal(q1("SELECT sum(n_solved) FROM an_roll_store WHERE store_id = 0"), 1);
+    assert_int_equal(q1("SELECT sum(n_fcr) FROM an_roll_store WHERE store_id = 0"), 0);
+
+    /* Nothing new: another step changes nothing. */
+    char *a = dump();
+    step();
+    char *b = dump();
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+}
+
+struct survey_job {
+    unsigned char secret[32];
+    int64_t invitation;
+};
+
+static int invite_and_answer(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    struct survey_job *j = arg;
+    struct invite_in in = {.survey_id = 2 /* after_delivery: nps */, .question = "?",
+                           .store_id = 1, .channel = "web", .source = "manual"};
+    struct invite_out out;
+    int rc = survey_invite(tx, &in, j->secret, &out, err);
+    if (rc != 0)
+        return rc;
+    struct answer_in a = {.invitation_id = out.id, .score = 3, .reason = "delivery"};
+    struct answer_out ao;
+    return survey_answer_record(tx, &a, &ao, err);
+}
+
+static void test_rebuild_equals_incremental(void **state)
+{
+    (void)state;
+    struct survey_job j;
+    memset(j.secret, 1, sizeof j.secret);
+    struct err_info err = {0};
+    assert_int_equal(store_write(s, invite_and_answer, &j, &err), 0);
+    step();
+    assert_int_equal(q1("SELECT n_detractors FROM an_roll_survey WHERE kind = 'nps' AND channel = '*' AND store_id = 0"), 1);
+    assert_int_equal(q1("SELECT n_low FROM an_roll_matrix WHERE reason = 'delivery' AND "
+                        "department = 'logistics'"), 1);
+    /* The low score opened a follow-up complaint: the rollups count it too. */
+    assert_int_equal(q1("SELECT sum(n_created) FROM an_roll_store WHERE store_id = 0"), 4);
+    char *incremental = dump();
+    struct rebuild_stats st;
+    assert_int_equal(analytics_rebuild(s, &st, &err), 0);
+    assert_int_equal(st.n_requests, 4);
+    assert_int_equal(st.n_answers, 1);
+    char *rebuilt = dump();
+    assert_string_equal(incremental, rebuilt);
+    free(incremental);
+    free(rebuilt);
+    /* After a rebuild the consumer has nothing left to do. */
+    int64_t n = -1;
+    assert_int_equal(analytics_rollup_step(s, 10, &n, &err), 0);
+    assert_int_equal(n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rollups_follow_events),
+        cmocka_unit_test(test_rebuild_equals_incremental),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
