@@ -152,7 +152,6 @@ struct analytics {
 
 /* Escape for HTML text and attribute values (& < > " '). */
 struct buf;
-void html_escape(struct buf *b, const char *s);
 
 /* CSV field with RFC 4180 quoting (quotes when it holds , " CR LF or starts with =+-@). */
 void csv_field(struct buf *b, const char *s);

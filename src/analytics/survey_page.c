@@ -3,8 +3,12 @@
  * mobile-friendly HTML form (no scripts, no inline styles: the page's CSP
  * is default-src 'self'; its stylesheet is /survey.css), POST /s/{token}
  * takes the answer as a form or as JSON.  Both are rate limited per client
- * address.  Every value put into the page goes through html_escape().
+ * address.  Every value put into the page goes through html_text().
  */
+#include "http/html.h"
+#include "http/ratelimit.h"
+
+#include <pthread.h>
 #include "analytics/surveys_int.h"
 
 #include "api/api.h"
@@ -20,67 +24,31 @@
 
 #define PAGE_LIMIT_PER_MIN 120 /* requests to /s/ per client address and minute */
 #define MAX_COMMENT 2000       /* characters */
-#define LIMIT_SLOTS 1024
 
-void html_escape(struct buf *b, const char *s)
+
+/* ---- rate limit per client address --------------------------------------------- */
+
+static struct rate_limiter *page_limiter;
+static pthread_once_t page_limiter_once = PTHREAD_ONCE_INIT;
+
+static void page_limiter_init(void)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': buf_puts(b, "&amp;"); break;
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        case '\'': buf_puts(b, "&#39;"); break;
-        default: buf_putc(b, *s);
-        }
-    }
+    page_limiter = ratelimit_new(PAGE_LIMIT_PER_MIN);
 }
-
-/* ---- rate limit: a fixed one-minute window per address slot ---------------------- */
-
-struct slot {
-    char addr[64];
-    int64_t window_start_ms;
-    int n;
-};
-static struct slot slots[LIMIT_SLOTS];
-static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static bool over_limit(struct http_request *req)
 {
     char addr[64];
     http_client_addr(req, addr, sizeof addr);
-    unsigned h = 5381;
-    for (const char *p = addr; *p; p++)
-        h = h * 33 + (unsigned char)*p;
-    int64_t now = clock_now_ms();
-    pthread_mutex_lock(&slots_mu);
-    struct slot *s = &slots[h % LIMIT_SLOTS];
-    if (strcmp(s->addr, addr) != 0 || now - s->window_start_ms >= 60000) {
-        snprintf(s->addr, sizeof s->addr, "%s", addr);
-        s->window_start_ms = now;
-        s->n = 0;
-    }
-    bool over = ++s->n > PAGE_LIMIT_PER_MIN;
-    pthread_mutex_unlock(&slots_mu);
-    return over;
+    pthread_once(&page_limiter_once, page_limiter_init);
+    return ratelimit_hit(page_limiter, addr, clock_now_ms());
 }
 
 /* ---- the page ------------------------------------------------------------------- */
 
 static void page_begin(struct http_request *req, struct http_response *resp, const char *title)
 {
-    resp->content_type = "text/html; charset=utf-8";
-    http_add_header(req, resp, "Content-Security-Policy",
-                    "default-src 'self'; form-action 'self'; frame-ancestors 'none'");
-    http_add_header(req, resp, "Cache-Control", "no-store");
-    buf_reset(&resp->body);
-    buf_puts(&resp->body, "<!doctype html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
-                          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                          "<link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><title>");
-    html_escape(&resp->body, title);
-    buf_puts(&resp->body, "</title><link rel=\"stylesheet\" href=\"/survey.css\"></head>"
-                          "<body><main class=\"survey\">");
+    html_page_begin(req, resp, 200, title, "/survey.css", "survey");
 }
 
 static void page_end(struct http_response *resp)
@@ -94,9 +62,9 @@ static void page_message(struct http_request *req, struct http_response *resp, i
     page_begin(req, resp, title);
     resp->status = status;
     buf_puts(&resp->body, "<h1>");
-    html_escape(&resp->body, title);
+    html_text(&resp->body, title);
     buf_puts(&resp->body, "</h1><p class=\"note\">");
-    html_escape(&resp->body, text);
+    html_text(&resp->body, text);
     buf_puts(&resp->body, "</p>");
     page_end(resp);
 }
@@ -108,9 +76,9 @@ static void page_form(struct http_request *req, struct http_response *resp,
     page_begin(req, resp, "Опрос");
     struct buf *b = &resp->body;
     buf_puts(b, "<h1>");
-    html_escape(b, v->question);
+    html_text(b, v->question);
     buf_puts(b, "</h1><form method=\"post\" action=\"/s/");
-    html_escape(b, token);
+    html_text(b, token);
     buf_printf(b, "\"><fieldset class=\"scale scale-%d\"><legend>Ваша оценка</legend>",
                k->max - k->min + 1);
     for (int s = k->min; s <= k->max; s++)
@@ -126,9 +94,9 @@ static void page_form(struct http_request *req, struct http_response *resp,
         if (!is_enps && strcmp(survey_reasons[i].code, "workload") == 0)
             continue;
         buf_puts(b, "<label class=\"reason\"><input type=\"radio\" name=\"reason\" value=\"");
-        html_escape(b, survey_reasons[i].code);
+        html_text(b, survey_reasons[i].code);
         buf_puts(b, "\"><span>");
-        html_escape(b, survey_reasons[i].label_ru);
+        html_text(b, survey_reasons[i].label_ru);
         buf_puts(b, "</span></label>");
     }
     buf_printf(b, "</fieldset><label class=\"comment\"><span>Комментарий (необязательно)</span>"

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "http/ratelimit.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -28,15 +29,7 @@ struct auth_entry {
 static struct auth_entry cache[AUTH_CACHE];
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 
-#define LIMIT_SLOTS 1024
-struct limit_slot {
-    char addr[48];
-    int64_t window_start_ms;
-    int failures;
-};
-static struct limit_slot limits[LIMIT_SLOTS];
-static pthread_mutex_t limit_mu = PTHREAD_MUTEX_INITIALIZER;
-static int limit_per_min = 20;
+static struct rate_limiter *login_limiter; /* failed logins per client address */
 
 void http_auth_init(const struct http_options *opt)
 {
@@ -44,7 +37,9 @@ void http_auth_init(const struct http_options *opt)
         log_error("libsodium failed to initialise");
         abort();
     }
-    limit_per_min = opt->login_attempts_per_min > 0 ? opt->login_attempts_per_min : 20;
+    if (login_limiter == NULL)
+        login_limiter = ratelimit_new(opt->login_attempts_per_min > 0 ? opt->login_attempts_per_min
+                                                                       : 20);
 }
 
 void http_token_hash(const char *token, unsigned char out[32])
@@ -146,20 +141,7 @@ bool http_login_limited(struct http_request *req, bool record_failure)
 {
     char addr[48];
     http_client_addr(req, addr, sizeof addr);
-    unsigned h = 5381;
-    for (const char *p = addr; *p; p++)
-        h = h * 33 + (unsigned char)*p;
     int64_t now = clock_now_ms();
-    pthread_mutex_lock(&limit_mu);
-    struct limit_slot *s = &limits[h % LIMIT_SLOTS];
-    if (strcmp(s->addr, addr) != 0 || now - s->window_start_ms > 60000) {
-        snprintf(s->addr, sizeof s->addr, "%s", addr);
-        s->window_start_ms = now;
-        s->failures = 0;
-    }
-    if (record_failure)
-        s->failures++;
-    bool limited = s->failures >= limit_per_min;
-    pthread_mutex_unlock(&limit_mu);
-    return limited;
+    return record_failure ? ratelimit_hit(login_limiter, addr, now)
+                          : ratelimit_is_limited(login_limiter, addr, now);
 }

@@ -87,20 +87,6 @@ static void url_part(struct buf *b, const char *s)
     }
 }
 
-/* XML/HTML text and attribute escaping (one function serves both contexts). */
-void html_text(struct buf *b, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': buf_puts(b, "&amp;"); break;
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        case '\'': buf_puts(b, "&#39;"); break;
-        default: buf_putc(b, *s);
-        }
-    }
-}
 
 static void link_for(struct buf *b, const unsigned char key[32], const char *base_url,
                      const char *store_code, int64_t checkout)

@@ -56,18 +56,7 @@ int rules_public_qr_css(struct http_request *req, struct http_response *resp)
 static void page_start(struct http_request *req, struct http_response *resp, int status,
                        const char *title)
 {
-    resp->status = status;
-    resp->content_type = "text/html; charset=utf-8";
-    http_add_header(req, resp, "Content-Security-Policy",
-                    "default-src 'self'; form-action 'self'; frame-ancestors 'none'");
-    http_add_header(req, resp, "Cache-Control", "no-store");
-    buf_reset(&resp->body);
-    buf_puts(&resp->body, "<!doctype html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
-                          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-                          "<title>");
-    html_text(&resp->body, title);
-    buf_puts(&resp->body, "</title><link rel=\"stylesheet\" href=\"/q/style.css\"></head>"
-                          "<body><main>");
+    html_page_begin(req, resp, status, title, "/q/style.css", "qr");
 }
 
 static void page_end(struct http_response *resp)

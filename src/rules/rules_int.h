@@ -7,6 +7,8 @@
 #ifndef OTKLIK_RULES_INT_H
 #define OTKLIK_RULES_INT_H
 
+#include "http/html.h"
+#include "http/ratelimit.h"
 #include "rules/rules.h"
 
 #include "core/mem.h"
@@ -333,12 +335,7 @@ bool qr_verify(const unsigned char key[32], const char *store_code, int64_t chec
 
 /* Escape text for HTML/XML text and quoted attributes (qr.c). */
 struct buf;
-void html_text(struct buf *b, const char *s);
 
 /* ratelimit.c: fixed-window counters per key. */
-struct rate_limiter *ratelimit_new(int per_minute);
-void ratelimit_free(struct rate_limiter *l);
-/* True when key has used up its allowance for the current minute (and counts this try). */
-bool ratelimit_hit(struct rate_limiter *l, const char *key, int64_t now_ms);
 
 #endif

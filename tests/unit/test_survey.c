@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include "analytics/analytics_int.h"
+#include "http/html.h"
 #include "core/buf.h"
 
 #include <sodium.h>
@@ -57,16 +58,16 @@ static void test_vocabulary(void **state)
     assert_int_equal(survey_reason_find("weather"), -1);
 }
 
-static void test_html_escape(void **state)
+static void test_html_text(void **state)
 {
     (void)state;
     struct buf b;
     buf_init(&b, 0);
-    html_escape(&b, "<a href=\"x\" onclick='y'>Tom & Jerry</a>");
+    html_text(&b, "<a href=\"x\" onclick='y'>Tom & Jerry</a>");
     assert_string_equal(buf_cstr(&b),
                         "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt;");
     buf_reset(&b);
-    html_escape(&b, "Холодно в зале");
+    html_text(&b, "Холодно в зале");
     assert_string_equal(buf_cstr(&b), "Холодно в зале");
     buf_free(&b);
 }
@@ -98,7 +99,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_round_trip), cmocka_unit_test(test_vocabulary),
-        cmocka_unit_test(test_html_escape), cmocka_unit_test(test_csv_field),
+        cmocka_unit_test(test_html_text), cmocka_unit_test(test_csv_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

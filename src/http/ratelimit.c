@@ -1,9 +1,13 @@
 /*
- * ratelimit.c - fixed-window rate limits for the public QR endpoint: a
+ * ratelimit.c - fixed-window rate limits for public endpoints and logins: a
  * small hash table of (key, minute, count).  Bounded memory: a full table
  * reuses slots of past minutes, so a flood of new keys cannot grow it.
  */
-#include "rules/rules_int.h"
+#include "http/ratelimit.h"
+
+#include "core/mem.h"
+
+#include <pthread.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +51,9 @@ static uint64_t fnv1a(const char *s)
     return h | 1; /* 0 marks a free slot */
 }
 
-bool ratelimit_hit(struct rate_limiter *l, const char *key, int64_t now_ms)
+/* The slot of key in this minute (reset when it held another key or minute). */
+static struct rl_slot *slot_of(struct rate_limiter *l, uint64_t h, int64_t minute)
 {
-    uint64_t h = fnv1a(key);
-    int64_t minute = now_ms / 60000;
-    pthread_mutex_lock(&l->mu);
     struct rl_slot *slot = NULL;
     for (size_t i = 0; i < 8 && slot == NULL; i++) {
         struct rl_slot *s = &l->slots[(h + i) % RL_SLOTS];
@@ -65,9 +67,26 @@ bool ratelimit_hit(struct rate_limiter *l, const char *key, int64_t now_ms)
         slot->minute = minute;
         slot->count = 0;
     }
+    return slot;
+}
+
+bool ratelimit_hit(struct rate_limiter *l, const char *key, int64_t now_ms)
+{
+    uint64_t h = fnv1a(key);
+    pthread_mutex_lock(&l->mu);
+    struct rl_slot *slot = slot_of(l, h, now_ms / 60000);
     bool limited = slot->count >= l->per_minute;
     if (!limited)
         slot->count++;
+    pthread_mutex_unlock(&l->mu);
+    return limited;
+}
+
+bool ratelimit_is_limited(struct rate_limiter *l, const char *key, int64_t now_ms)
+{
+    uint64_t h = fnv1a(key);
+    pthread_mutex_lock(&l->mu);
+    bool limited = slot_of(l, h, now_ms / 60000)->count >= l->per_minute;
     pthread_mutex_unlock(&l->mu);
     return limited;
 }
