@@ -19,14 +19,22 @@ mkdir -p "$OUT"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); sqlite $(pkg-config --modversion sqlite3)"
 echo "command: bench/core/run.sh $*   (data in $OUT)"
 
-start_server() { # db port -> sets PID
+start_server() { # db port -> sets PID; returns once the workers have caught up
     "$BIN" serve --db "$1" --listen "127.0.0.1:$2" --log_level warn 2>"$OUT/serve-$2.log" &
     PID=$!
     for _ in $(seq 1 200); do
-        curl -s "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0
+        curl -s "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && break
         sleep 0.05
     done
-    echo "server did not start"; cat "$OUT/serve-$2.log"; exit 1
+    curl -s "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 || { echo "server did not start"; cat "$OUT/serve-$2.log"; exit 1; }
+    # Measure the steady state: wait until rules, rollups and surveys have
+    # processed the events written before the start (a fresh demo's history).
+    for _ in $(seq 1 1200); do
+        lag=$(curl -s "http://127.0.0.1:$2/healthz" | grep -o '"consumers_lag":{[^}]*}' | grep -o ':[0-9]*' | tr -d ':' | sort -n | tail -1)
+        [ -n "$lag" ] && [ "$lag" -le 100 ] && return 0
+        sleep 0.5
+    done
+    echo "workers did not catch up (lag $lag)"
 }
 
 percentile_line() { # wrk output -> "req/s p50 p99"

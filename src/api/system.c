@@ -16,13 +16,16 @@ int api_healthz(struct http_request *req, struct http_response *resp)
     sqlite3_stmt *st = db_stmt(r, "SELECT 1");
     int rc = db_step(r, st, &req->err);
     sqlite3_reset(st);
+    json_t *lag = rc == 1 ? store_consumers_lag(r, store_hub_last_id(req->app->store)) : NULL;
     store_reader_done(req->app->store, r);
     if (rc != 1)
         return err_set(&req->err, ERR_UNAVAILABLE, "", "the database does not answer");
+    /* consumers_lag: events each worker (rules, rollups, surveys) has still to process. */
     http_reply_json(resp, 200,
-                    json_pack("{s:s, s:I, s:I}", "status", "ok", "uptime_s",
+                    json_pack("{s:s, s:I, s:I, s:o}", "status", "ok", "uptime_s",
                               (json_int_t)((clock_now_ms() - req->app->started_at_ms) / 1000),
-                              "writer_queue", (json_int_t)store_queue_depth(req->app->store)));
+                              "writer_queue", (json_int_t)store_queue_depth(req->app->store),
+                              "consumers_lag", lag));
     return 0;
 }
 
@@ -54,6 +57,20 @@ int api_metrics(struct http_request *req, struct http_response *resp)
                "# HELP otklik_stream_clients Open live-stream connections.\n"
                "# TYPE otklik_stream_clients gauge\notklik_stream_clients %lld\n",
                store_queue_depth(req->app->store), (long long)atomic_load(&metric_sse_clients));
+    struct db *r = store_reader(req->app->store);
+    json_t *lag = store_consumers_lag(r, store_hub_last_id(req->app->store));
+    store_reader_done(req->app->store, r);
+    buf_puts(b, "# HELP otklik_consumer_lag_events Events a worker (rules, rollups, surveys) has "
+                "still to process.\n# TYPE otklik_consumer_lag_events gauge\n");
+    const char *name;
+    json_t *v;
+    json_object_foreach(lag, name, v)
+    {
+        buf_puts(b, "otklik_consumer_lag_events{consumer=\"");
+        buf_puts(b, name); /* consumer names are constants of the program */
+        buf_printf(b, "\"} %lld\n", (long long)json_integer_value(v));
+    }
+    json_decref(lag);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     return 0;

@@ -450,3 +450,18 @@ int store_analyze(struct store *s, struct err_info *err)
     log_debug("store analyze ms=%.1f rc=%d", (double)(clock_mono_ns() - t0) / 1e6, rc);
     return rc;
 }
+
+json_t *store_consumers_lag(struct db *r, int64_t last_event_id)
+{
+    json_t *o = json_object();
+    sqlite3_stmt *st = db_stmt(r, "SELECT name, last_event_id FROM consumers ORDER BY name");
+    while (db_step(r, st, NULL) == 1) {
+        const char *name = db_col_text(st, 0);
+        if (strstr(name, "purchases") != NULL)
+            continue;
+        int64_t lag = last_event_id - db_col_i64(st, 1);
+        json_object_set_new(o, name, json_integer(lag > 0 ? lag : 0));
+    }
+    sqlite3_reset(st);
+    return o;
+}

@@ -110,6 +110,14 @@ int store_events_since(struct db *r, int64_t after_id, int limit,
 
 /* A consumer's persisted position in the event log (0 when new). */
 int64_t store_consumer_position(struct db *db, const char *name);
+/*
+ * Every consumer's lag behind the event log, as a JSON object
+ * {"name": events behind, ...} (caller owns).  Purchases and other cursors
+ * that do not follow the event log are left out (their names hold a dot
+ * suffix after the consumer, e.g. "analytics.surveys.purchases").
+ */
+json_t *store_consumers_lag(struct db *r, int64_t last_event_id);
+
 /* Save it, inside a job, so that it moves with the consumer's own writes. */
 int store_consumer_save(struct store_tx *tx, const char *name, int64_t last_event_id,
                         struct err_info *err);
