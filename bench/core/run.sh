@@ -19,6 +19,15 @@ mkdir -p "$OUT"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); sqlite $(pkg-config --modversion sqlite3)"
 echo "command: bench/core/run.sh $*   (data in $OUT)"
 
+caught_up() { # port: wait until rules, rollups and surveys have processed every event
+    for _ in $(seq 1 1200); do
+        lag=$(curl -s "http://127.0.0.1:$1/healthz" | grep -o '"consumers_lag":{[^}]*}' | grep -o ':[0-9]*' | tr -d ':' | sort -n | tail -1)
+        [ -n "$lag" ] && [ "$lag" -le 100 ] && return 0
+        sleep 0.5
+    done
+    echo "workers did not catch up (lag $lag)"
+}
+
 start_server() { # db port -> sets PID; returns once the workers have caught up
     "$BIN" serve --db "$1" --listen "127.0.0.1:$2" --log_level warn 2>"$OUT/serve-$2.log" &
     PID=$!
@@ -29,12 +38,7 @@ start_server() { # db port -> sets PID; returns once the workers have caught up
     curl -s "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 || { echo "server did not start"; cat "$OUT/serve-$2.log"; exit 1; }
     # Measure the steady state: wait until rules, rollups and surveys have
     # processed the events written before the start (a fresh demo's history).
-    for _ in $(seq 1 1200); do
-        lag=$(curl -s "http://127.0.0.1:$2/healthz" | grep -o '"consumers_lag":{[^}]*}' | grep -o ':[0-9]*' | tr -d ':' | sort -n | tail -1)
-        [ -n "$lag" ] && [ "$lag" -le 100 ] && return 0
-        sleep 0.5
-    done
-    echo "workers did not catch up (lag $lag)"
+    caught_up "$2"
 }
 
 percentile_line() { # wrk output -> "req/s p50 p99"
@@ -55,6 +59,9 @@ OTKLIK_TOKEN=$TOKEN OTKLIK_STORES="$OUT/stores.txt" wrk -t2 -c32 -d5s -s bench/c
 r=$(OTKLIK_TOKEN=$TOKEN OTKLIK_STORES="$OUT/stores.txt" wrk -t2 -c32 -d$DURATION --latency -s bench/core/intake.lua http://127.0.0.1:18480)
 echo "$r" | grep -E '^intake:' || true
 echo "intake (32 connections, $DURATION): $(echo "$r" | percentile_line)"
+t0=$(date +%s%N)
+caught_up 18480
+echo "workers (rules, rollups, surveys) caught up with that intake $(( ($(date +%s%N) - t0) / 1000000 )) ms after it ended"
 r=$(OTKLIK_TOKEN=$TOKEN OTKLIK_PHONES="$OUT/phones.txt" wrk -t2 -c32 -d$DURATION --latency -s bench/core/lookup.lua http://127.0.0.1:18480)
 echo "$r" | grep -E '^lookup:' || true
 echo "lookup (32 connections, $DURATION): $(echo "$r" | percentile_line)"
