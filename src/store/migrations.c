@@ -86,7 +86,9 @@ static const char core_schema_sql[] =
     "  UNIQUE (channel, source_id));"
     "CREATE INDEX requests_status ON requests(status, id);"
     "CREATE INDEX requests_store ON requests(store_id, id);"
-    "CREATE INDEX requests_customer ON requests(customer_id, id);"
+    /* Covers the repeated-contact count of intake (same customer, same topic,
+     * recent) as well as a customer's requests. */
+    "CREATE INDEX requests_customer ON requests(customer_id, topic, created_at_ms);"
     "CREATE INDEX requests_created ON requests(created_at_ms);"
     "CREATE INDEX requests_topic ON requests(topic, id);"
     "CREATE TABLE messages ("
