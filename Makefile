@@ -69,6 +69,12 @@ build/san/tests/%: tests/unit/%.c $(SAN_OBJ) tests/unit/testutil.h
 	@echo "  TEST    $@"
 	$(Q)$(CC) $(SAN_CFLAGS) -Itests/unit -o $@ $< $(SAN_OBJ) $(PKG_LIBS) -lcmocka
 
+# Benchmark programs (bench/<part>/<name>.c) link the release objects: make build/bench/<part>/<name>
+build/bench/%: bench/%.c $(REL_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	$(Q)$(CC) $(REL_CFLAGS) -Wno-missing-prototypes -o $@ $< $(REL_OBJ) $(PKG_LIBS)
+
 # Banned functions: unbounded or ambiguous C library calls.
 BANNED := \b(sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atol|gets)[[:space:]]*\(
 build/lint.stamp: $(SRC) src/main.c $(wildcard src/*/*.h)

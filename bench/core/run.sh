@@ -107,3 +107,7 @@ for q in "status=new" "channel=telegram" "q=%D0%BE%D1%87%D0%B5%D1%80%D0%B5%D0%B4
 done
 echo "rss ($BIG requests stored, after intake, lookup and list load): $(awk '/VmRSS/{printf "%d MB", $2/1024}' /proc/$PID/status) (peak $(awk '/VmHWM/{printf "%d MB", $2/1024}' /proc/$PID/status))"
 kill -TERM $PID; wait $PID || true
+
+# ---- classification on arrival (issue 3): in-process, one thread ----------------
+make -s build/bench/core/enrich_bench
+build/bench/core/enrich_bench "$OUT/demo.db" models "$OUT/demo.ndjson" 20000

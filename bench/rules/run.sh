@@ -9,11 +9,10 @@ make --no-print-directory build/otklik >/dev/null
 PKGS="libmicrohttpd jansson sqlite3 libsodium libutf8proc libcurl gmime-3.0 libqrencode libpng"
 CFLAGS="-std=c17 -D_GNU_SOURCE -O2 -g -pthread -Isrc -Ibuild/gen $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lstemmer -llinear -lm -pthread"
-OBJS=$(find build/rel -name '*.o' ! -path build/rel/main.o)
 mkdir -p build/bench
-cc $CFLAGS -o build/bench/bench_rules bench/rules/bench_rules.c $OBJS $LIBS
+make --no-print-directory -s build/bench/rules/bench_rules
 tmp=$(mktemp -d /tmp/otklik-bench-rules-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 echo "machine: $(uname -srm), $(nproc) CPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "command: bench/rules/run.sh"
-taskset -c 0 build/bench/bench_rules "$tmp" 2>/dev/null || build/bench/bench_rules "$tmp"
+taskset -c 0 build/bench/rules/bench_rules "$tmp" 2>/dev/null || build/bench/rules/bench_rules "$tmp"
