@@ -178,7 +178,7 @@ int channels_start(struct app *app, struct err_info *err)
         channels_stop(app);
         return err_set(err, ERR_INTERNAL, "", "cannot start the channel workers");
     }
-    log_info("channels started=%zu", cs->snap->n);
+    log_debug("channels started=%zu", cs->snap->n);
     return 0;
 }
 

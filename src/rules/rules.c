@@ -110,7 +110,7 @@ static int start(struct app *app, bool with_thread, struct err_info *err)
         rules_stop(app);
         return rc;
     }
-    log_info("rules started rules=%d timers=%zu start_ms=%.1f", R->set->n_rules, R->heap.n,
+    log_debug("rules started rules=%d timers=%zu start_ms=%.1f", R->set->n_rules, R->heap.n,
              (double)(clock_mono_ns() - t0) / 1e6);
     return 0;
 }
