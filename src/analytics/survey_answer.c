@@ -7,6 +7,7 @@
 #include "analytics/surveys_int.h"
 
 #include "core/clock.h"
+#include "core/str.h"
 #include "core/log.h"
 #include "store/model.h"
 
@@ -90,7 +91,8 @@ static int open_followup(struct store_tx *tx, const struct inv_row *v, const str
                          int64_t answer_id, int64_t *out_request_id, struct err_info *err)
 {
     struct db *db = store_tx_db(tx);
-    char store_code[64] = "", idval[256] = "", source[48], subject[160], text[2400];
+    /* text holds a comment of up to 2000 characters (4 bytes each at most) and the preamble. */
+    char store_code[64] = "", idval[256] = "", source[48], subject[160], text[8400];
     sqlite3_stmt *st = db_stmt(db, "SELECT code FROM stores WHERE id = $1");
     db_bind_i64(st, 1, v->store_id);
     if (db_step(db, st, NULL) == 1)
@@ -104,6 +106,7 @@ static int open_followup(struct store_tx *tx, const struct inv_row *v, const str
     snprintf(text, sizeof text, "Покупатель поставил оценку %lld. Причина: %s.%s%s",
              (long long)in->score, label, in->comment && in->comment[0] ? " Комментарий: " : "",
              in->comment ? in->comment : "");
+    utf8_sanitize(text); /* never a request text cut inside a character */
     struct request_in r = {
         .channel = model_find(model_channels, v->channel) >= 0 ? v->channel : "web",
         .source_id = source,

@@ -98,17 +98,19 @@ static int job_record(struct store_tx *tx, void *arg, struct err_info *err)
         int64_t max_attempts =
             s->ch ? chan_setting_int(s->ch, "max_attempts", DEFAULT_MAX_ATTEMPTS)
                   : DEFAULT_MAX_ATTEMPTS;
-        if (s->result == SEND_RETRY && c->attempts >= max_attempts)
+        /* A switched-off channel (s->ch NULL) keeps its messages until it is back. */
+        if (s->result == SEND_RETRY && s->ch != NULL && c->attempts >= max_attempts)
             s->result = SEND_FAIL;
         sqlite3_stmt *st;
         if (s->result == SEND_OK) {
             st = db_stmt(db, "UPDATE outbox SET status = 'sent', external_id = $2, "
                              "sent_at_ms = $3, updated_at_ms = $3, lease_until_ms = NULL, "
-                             "last_error = NULL WHERE id = $1");
+                             "last_error = NULL WHERE id = $1 AND status = 'sending'");
             db_bind_i64(st, 1, c->id);
             db_bind_text(st, 2, s->external_id[0] ? s->external_id : NULL, -1);
             db_bind_i64(st, 3, j->now_ms);
-            if ((rc = db_run(db, st, err)) == 0)
+            /* A row recovered from its lease meanwhile is no longer ours to record. */
+            if ((rc = db_run(db, st, err)) == 0 && db_changes(db) > 0)
                 rc = event(tx, "outbox.sent", c, NULL, err);
         } else if (s->result == SEND_RETRY) {
             /* Exponential back-off from the channel's base, or what the platform asked. */
@@ -118,9 +120,11 @@ static int job_record(struct store_tx *tx, void *arg, struct err_info *err)
                 delay = 3600 * 1000;
             if (s->retry_after_ms > 0)
                 delay = s->retry_after_ms;
+            if (s->ch == NULL)
+                delay = 60 * 1000; /* the channel is off: look again in a minute */
             st = db_stmt(db, "UPDATE outbox SET status = 'queued', next_at_ms = $2, "
                              "last_error = $3, updated_at_ms = $4, lease_until_ms = NULL "
-                             "WHERE id = $1");
+                             "WHERE id = $1 AND status = 'sending'");
             db_bind_i64(st, 1, c->id);
             db_bind_i64(st, 2, j->now_ms + delay);
             db_bind_text(st, 3, s->error, -1);
@@ -128,11 +132,12 @@ static int job_record(struct store_tx *tx, void *arg, struct err_info *err)
             rc = db_run(db, st, err);
         } else {
             st = db_stmt(db, "UPDATE outbox SET status = 'dead', last_error = $2, "
-                             "updated_at_ms = $3, lease_until_ms = NULL WHERE id = $1");
+                             "updated_at_ms = $3, lease_until_ms = NULL WHERE id = $1 "
+                             "AND status = 'sending'");
             db_bind_i64(st, 1, c->id);
             db_bind_text(st, 2, s->error, -1);
             db_bind_i64(st, 3, j->now_ms);
-            if ((rc = db_run(db, st, err)) == 0)
+            if ((rc = db_run(db, st, err)) == 0 && db_changes(db) > 0)
                 rc = event(tx, "outbox.dead", c, s->error, err);
         }
     }

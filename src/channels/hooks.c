@@ -149,9 +149,12 @@ json_t *form_parse(const char *s, size_t len)
             if (!utf8_valid(v, strlen(v)))
                 utf8_sanitize(v);
             size_t kl = strlen(k);
-            /* "data[]" and "data[0]" collect into an array under "data". */
+            /* "data[]" and "data[0]" collect into an array under "data".  A key
+             * that is not UTF-8 cannot be a JSON member name: it is skipped. */
             char *br = strchr(k, '[');
-            if (br && kl > 0 && k[kl - 1] == ']') {
+            if (!utf8_valid(k, kl)) {
+                /* nothing to keep */
+            } else if (br && kl > 0 && k[kl - 1] == ']') {
                 *br = '\0';
                 json_t *arr = json_object_get(o, k);
                 if (!json_is_array(arr)) {
@@ -159,7 +162,7 @@ json_t *form_parse(const char *s, size_t len)
                     json_object_set_new(o, k, arr);
                 }
                 json_array_append_new(arr, json_string(v));
-            } else if (utf8_valid(k, kl)) {
+            } else {
                 json_object_set_new(o, k, json_string(v));
             }
             free(k);

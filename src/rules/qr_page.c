@@ -192,9 +192,10 @@ int rules_public_qr_submit(struct http_request *req, struct http_response *resp)
     if (name == NULL)
         return message_page(req, resp, 404, "Ссылка не найдена",
                             "Этот QR-код не наш или повреждён. Обратитесь к сотруднику магазина.");
-    /* Per poster: the same allowance per ten minutes (the limiter's minute, scaled). */
+    /* Per poster: the same allowance per ten minutes (the limiter's minute, scaled);
+     * a limiter of its own, so client keys never share its slots and windows. */
     snprintf(key, sizeof key, "poster:%s:%lld", code, (long long)checkout);
-    if (ratelimit_hit(R->limiter, key, now / PER_POSTER_WINDOW))
+    if (ratelimit_hit(R->poster_limiter, key, now / PER_POSTER_WINDOW))
         return message_page(req, resp, 429, "Слишком часто",
                             "С этого плаката уже много сообщений. Сотрудники в курсе.");
     const struct problem *pr = NULL;

@@ -83,6 +83,7 @@ static int start(struct app *app, bool with_thread, struct err_info *err)
     theap_init(&R->heap);
     R->cals = cal_cache_new();
     R->limiter = ratelimit_new(QR_PER_MINUTE);
+    R->poster_limiter = ratelimit_new(QR_PER_MINUTE);
     R->poke_jobs = with_thread;
     app->rules = R;
     uint64_t t0 = clock_mono_ns();
@@ -141,6 +142,7 @@ void rules_stop(struct app *app)
     sla_policies_release(R->policies);
     cal_cache_free(R->cals);
     ratelimit_free(R->limiter);
+    ratelimit_free(R->poster_limiter);
     theap_free(&R->heap);
     pthread_mutex_destroy(&R->mu);
     free(R);

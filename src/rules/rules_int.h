@@ -209,7 +209,8 @@ struct rules {
     struct cal_cache *cals;
     struct timer_heap heap;
     unsigned char qr_key[32];      /* crypto_auth key of QR links */
-    struct rate_limiter *limiter;  /* public QR endpoint */
+    struct rate_limiter *limiter;  /* public QR endpoint, per client address */
+    struct rate_limiter *poster_limiter; /* public QR endpoint, per poster (ten-minute windows) */
     atomic_int_fast64_t last_processed_id; /* engine progress, for tests and /metrics */
     bool poke_jobs;                /* wake the scheduler when a sooner timer appears */
     struct engine *engine;         /* the consumer's batch state and windows (engine.c) */

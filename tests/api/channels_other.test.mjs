@@ -51,6 +51,9 @@ const twilio = (form, sig = twilioSig(form)) => hook(server.base, '/hooks/twilio
 test('Twilio: X-Twilio-Signature checked, SMS in with media, reply out, status callback', async () => {
   const form = fixture('sms/twilio_inbound.form');
   assert.equal((await twilio(form, 'AAAA')).status, 403);
+  // Form keys that are not UTF-8 (parsed before the signature can be checked) are skipped.
+  assert.equal((await twilio('%FF[]=a&%FF[]=b&%FE=c', 'AAAA')).status, 403);
+  assert.equal((await api(server.base, 'GET', '/healthz')).status, 200);
   assert.equal((await hook(server.base, '/hooks/twilio/intl', form, { 'Content-Type': 'application/x-www-form-urlencoded' })).status, 401);
   const r = await twilio(form);
   assert.equal(r.status, 200);
