@@ -91,6 +91,7 @@ int api_requests_create(struct http_request *req, struct http_response *resp)
     if (rc == 0) {
         in.actor = api_actor(req);
         in.want_json = true;
+        in.scope = &req->who.scope;
         api_enrich_request(req->app, &in, &req->arena);
         struct create_job job = {.in = &in};
         rc = store_write(req->app->store, job_create, &job, &req->err);

@@ -16,6 +16,8 @@ struct sse {
     struct scope_filter scope;
     char region[64];
     int64_t cursor;   /* last event id considered */
+    int64_t last_added; /* last event id written to out */
+    bool is_full;       /* out reached its cap: the rest comes with the next read */
     struct buf out;   /* formatted, not yet sent */
     size_t sent;      /* bytes of out already sent */
     bool is_started;
@@ -37,10 +39,21 @@ static bool visible(const struct sse *s, const struct hub_event *ev)
 static void collect(void *ctx, const struct hub_event *ev)
 {
     struct sse *s = ctx;
-    if (!visible(s, ev))
+    if (s->is_full)
         return;
-    buf_printf(&s->out, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)ev->id, ev->type,
-               ev->json);
+    if (visible(s, ev)) {
+        size_t before = s->out.len;
+        buf_printf(&s->out, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)ev->id, ev->type,
+                   ev->json);
+        if (buf_error(&s->out) != 0) {
+            /* Keep what fits; this event and the later ones go in the next read. */
+            s->out.len = before;
+            s->out.failed = false;
+            s->is_full = true;
+            return;
+        }
+    }
+    s->last_added = ev->id;
 }
 
 static ssize_t sse_read(void *ctx, char *dst, size_t max)
@@ -53,10 +66,12 @@ static ssize_t sse_read(void *ctx, char *dst, size_t max)
     while (s->sent >= s->out.len) {
         buf_reset(&s->out);
         s->sent = 0;
+        s->last_added = s->cursor;
+        s->is_full = false;
         int64_t last = store_hub_wait(s->store, s->cursor, 15000, collect, s);
         if (last < 0)
             return -1;
-        s->cursor = last;
+        s->cursor = s->is_full ? s->last_added : last;
         if (s->out.len == 0)
             buf_puts(&s->out, ": keep-alive\n\n");
     }

@@ -28,6 +28,8 @@ struct auth_entry {
 
 static struct auth_entry cache[AUTH_CACHE];
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+/* Bumped by every forget: a lookup that started before a logout is not cached. */
+static uint64_t cache_generation;
 
 static struct rate_limiter *login_limiter; /* failed logins per client address */
 
@@ -66,14 +68,29 @@ static bool cache_get(const unsigned char hash[32], struct principal *out)
     return hit;
 }
 
-static void cache_put(const unsigned char hash[32], const struct principal *who)
+static void cache_put(const unsigned char hash[32], const struct principal *who,
+                      uint64_t generation)
+{
+    int64_t now = clock_now_ms();
+    int64_t expires = now + AUTH_CACHE_TTL_MS;
+    if (who->expires_at_ms != 0 && who->expires_at_ms < expires)
+        expires = who->expires_at_ms; /* a session is never cached past its end */
+    pthread_mutex_lock(&cache_mu);
+    if (generation == cache_generation) {
+        struct auth_entry *e = &cache[slot_of(hash)];
+        memcpy(e->hash, hash, 32);
+        e->who = *who;
+        e->expires_ms = expires;
+    }
+    pthread_mutex_unlock(&cache_mu);
+}
+
+static uint64_t cache_generation_now(void)
 {
     pthread_mutex_lock(&cache_mu);
-    struct auth_entry *e = &cache[slot_of(hash)];
-    memcpy(e->hash, hash, 32);
-    e->who = *who;
-    e->expires_ms = clock_now_ms() + AUTH_CACHE_TTL_MS;
+    uint64_t g = cache_generation;
     pthread_mutex_unlock(&cache_mu);
+    return g;
 }
 
 void http_auth_forget(const unsigned char hash[32])
@@ -82,6 +99,7 @@ void http_auth_forget(const unsigned char hash[32])
     struct auth_entry *e = &cache[slot_of(hash)];
     if (memcmp(e->hash, hash, 32) == 0)
         e->expires_ms = 0;
+    cache_generation++;
     pthread_mutex_unlock(&cache_mu);
 }
 
@@ -102,12 +120,13 @@ int http_authenticate(struct http_request *req)
                            "Authorization must be 'Bearer <API token>'");
         http_token_hash(authz + 7, hash);
         if (!cache_get(hash, &req->who)) {
+            uint64_t gen = cache_generation_now();
             struct db *r = store_reader(req->srv_store);
             rc = store_principal_by_token(r, hash, &req->who, &req->err);
             store_reader_done(req->srv_store, r);
             if (rc != 0)
                 return rc;
-            cache_put(hash, &req->who);
+            cache_put(hash, &req->who, gen);
         }
         req->is_authenticated = true;
         return 0;
@@ -117,12 +136,13 @@ int http_authenticate(struct http_request *req)
         return err_set(&req->err, ERR_UNAUTHORIZED, "", "log in or send an API token");
     http_token_hash(cookie, hash);
     if (!cache_get(hash, &req->who)) {
+        uint64_t gen = cache_generation_now();
         struct db *r = store_reader(req->srv_store);
         rc = store_principal_by_session(r, hash, clock_now_ms(), &req->who, &req->err);
         store_reader_done(req->srv_store, r);
         if (rc != 0)
             return rc;
-        cache_put(hash, &req->who);
+        cache_put(hash, &req->who, gen);
     }
     /* Cookies ride along on cross-site requests; the CSRF token does not. */
     if (is_unsafe(req->method)) {

@@ -387,8 +387,7 @@ void http_stop(struct http_server *srv)
 {
     if (srv == NULL)
         return;
-    MHD_stop_daemon(srv->d);
-    close(srv->fd);
+    MHD_stop_daemon(srv->d); /* closes the listening socket it was given */
     free(srv);
 }
 

@@ -82,6 +82,7 @@ struct importer {
     int64_t rejected_count;
     json_t *rejected;
     struct err_info failure; /* a batch that could not be written stops the import */
+    int64_t failed_line;     /* first line of that batch: nothing from it on is kept */
 };
 
 struct importer *importer_new(struct store *s, const char *actor)
@@ -350,6 +351,7 @@ static void account(struct importer *im, struct batch *b)
         }
     } else if (im->failure.code == 0) {
         im->failure = b->err;
+        im->failed_line = b->n_items > 0 ? b->items[0].line : im->line;
     }
     b->n_items = 0;
     arena_reset(&b->arena);
@@ -464,6 +466,18 @@ int import_ndjson(struct store *s, const char *data, size_t len, const char *act
     }
     if (rc == 0)
         rc = importer_finish(im, report, err);
+    if (rc != 0) {
+        /* Batches written before the failure stay: say how far the import got. */
+        int64_t kept = 0;
+        for (int t = 0; t < IT_COUNT; t++)
+            kept += im->accepted[t];
+        struct err_info why = *err;
+        err_clear(err);
+        err_set(err, rc, why.field, "the import stopped at line %lld: %s; the %lld lines "
+                "accepted before it are kept: resend from that line",
+                (long long)(im->failed_line ? im->failed_line : im->line), why.message,
+                (long long)kept);
+    }
     importer_free(im);
     return rc;
 }

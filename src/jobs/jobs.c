@@ -40,7 +40,7 @@ static void scheduler_loop(int slow)
         pthread_mutex_unlock(&mu);
         int64_t now = clock_now_ms();
         int64_t next = now + 60000;
-        for (int i = 0; periodic_jobs[i].name && i < MAX_JOBS; i++) {
+        for (int i = 0; i < MAX_JOBS && periodic_jobs[i].name; i++) {
             const struct periodic_job *j = &periodic_jobs[i];
             if (slow >= 0 ? i != slow : j->is_slow)
                 continue;

@@ -117,6 +117,9 @@ static void run_batch(struct store *s, struct job *batch)
             if (j->result == 0)
                 j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
         tx_truncate(&tx, (struct tx_mark){0, 0});
+        /* Regions read inside the failed batch may not be what is stored. */
+        if (s->is_region_known)
+            memset(s->is_region_known, 0, s->n_regions * sizeof *s->is_region_known);
     } else {
         hub_publish(&s->hub, tx.pending, tx.n_pending); /* the hub owns the JSON now */
         tx.n_pending = 0;
@@ -203,6 +206,10 @@ static void region_cached(struct store *s, struct db *db, int64_t store_id, char
     out[0] = '\0';
     if (store_id <= 0)
         return;
+    if (store_id > 1000000) { /* not a chain's store count: no cache slot for it */
+        store_region_of(db, store_id, out, cap);
+        return;
+    }
     if ((size_t)store_id >= s->n_regions) {
         size_t n = (size_t)store_id * 2 + 16;
         s->regions = xrealloc(s->regions, n * sizeof *s->regions);
@@ -295,7 +302,8 @@ void store_reader_done(struct store *s, struct db *r)
 {
     if (r == NULL)
         return;
-    db_run(r, db_stmt(r, "COMMIT"), NULL);
+    if (db_run(r, db_stmt(r, "COMMIT"), NULL) != 0)
+        db_exec(r, "ROLLBACK", NULL); /* never hand on a connection inside a transaction */
     pthread_mutex_lock(&s->rmu);
     s->readers[s->n_free++] = r;
     pthread_cond_signal(&s->rfree);

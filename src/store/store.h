@@ -227,6 +227,8 @@ struct request_in {
     const struct reply_in *replies;
     size_t n_replies;
     bool want_json; /* fill request_out.json */
+    const struct scope_filter *scope; /* the submitter's scope (NULL: all): a repeat of a
+                                         request outside it is refused, not shown */
 };
 
 struct request_out {
@@ -360,6 +362,7 @@ struct principal {
     struct scope_filter scope;
     char region[64];   /* storage for scope.region */
     char csrf[64];     /* session's CSRF token, "" for API tokens */
+    int64_t expires_at_ms; /* session end, 0 for API tokens */
 };
 
 struct user_in {

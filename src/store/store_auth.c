@@ -149,7 +149,7 @@ int store_principal_by_session(struct db *r, const unsigned char hash[32], int64
                                struct principal *out, struct err_info *err)
 {
     sqlite3_stmt *st = db_stmt(
-        r, "SELECT u.id, u.login, u.name, u.role, u.store_id, u.region, s.csrf "
+        r, "SELECT u.id, u.login, u.name, u.role, u.store_id, u.region, s.csrf, s.expires_at_ms "
            "FROM sessions s JOIN users u ON u.id = s.user_id "
            "WHERE s.token_hash = $1 AND s.expires_at_ms > $2 AND u.is_active = 1");
     db_bind_blob(st, 1, hash, 32);
@@ -165,6 +165,7 @@ int store_principal_by_session(struct db *r, const unsigned char hash[32], int64
     snprintf(out->role, sizeof out->role, "%s", db_col_text(st, 3));
     principal_scope(out, db_col_i64(st, 4), db_col_text(st, 5));
     snprintf(out->csrf, sizeof out->csrf, "%s", db_col_text(st, 6));
+    out->expires_at_ms = db_col_i64(st, 7);
     sqlite3_reset(st);
     return 0;
 }

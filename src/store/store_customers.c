@@ -260,7 +260,12 @@ int store_customer_get(struct db *r, int64_t id, const struct scope_filter *sf, 
     sqlite3_stmt *st =
         db_stmt(r, "SELECT name, tier, created_at_ms FROM customers WHERE id = $1");
     db_bind_i64(st, 1, id);
-    if (db_step(r, st, err) != 1 || !customer_visible(r, id, sf)) {
+    int step = db_step(r, st, err);
+    if (step < 0) {
+        sqlite3_reset(st);
+        return step;
+    }
+    if (step != 1 || !customer_visible(r, id, sf)) {
         sqlite3_reset(st);
         return err_set(err, ERR_NOTFOUND, "id", "no customer %lld", (long long)id);
     }

@@ -82,7 +82,7 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     int rc;
     memset(out, 0, sizeof *out);
     if (in->source_id != NULL) {
-        sqlite3_stmt *st = db_stmt(db, "SELECT id, customer_id FROM requests "
+        sqlite3_stmt *st = db_stmt(db, "SELECT id, customer_id, store_id FROM requests "
                                        "WHERE channel = $1 AND source_id = $2");
         db_bind_text(st, 1, in->channel, -1);
         db_bind_text(st, 2, in->source_id, -1);
@@ -90,8 +90,13 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
             out->id = db_col_i64(st, 0);
             out->customer_id = db_col_i64(st, 1);
             out->is_duplicate = true;
-            sqlite3_reset(st);
             atomic_fetch_add(&metric_requests_deduplicated, 1);
+            if (in->scope && !scope_allows_store(db, in->scope, db_col_i64(st, 2))) {
+                sqlite3_reset(st);
+                return err_set(err, ERR_CONFLICT, "source_id",
+                               "this source_id belongs to a request you may not see");
+            }
+            sqlite3_reset(st);
             if (in->want_json)
                 return store_request_get(db, out->id, NULL, false, &out->json, err);
             return 0;
@@ -298,7 +303,12 @@ int store_request_get(struct db *r, int64_t id, const struct scope_filter *sf, b
 {
     sqlite3_stmt *st = db_stmt(r, "SELECT " REQUEST_COLUMNS REQUEST_FROM "WHERE r.id = $1");
     db_bind_i64(st, 1, id);
-    if (db_step(r, st, err) != 1 || !scope_allows_store(r, sf, db_col_i64(st, 23))) {
+    int step = db_step(r, st, err);
+    if (step < 0) {
+        sqlite3_reset(st);
+        return step;
+    }
+    if (step != 1 || !scope_allows_store(r, sf, db_col_i64(st, 23))) {
         sqlite3_reset(st);
         return err_set(err, ERR_NOTFOUND, "id", "no request %lld", (long long)id);
     }
@@ -492,7 +502,12 @@ static int load_current(struct db *db, int64_t id, const struct scope_filter *sf
                                    "customer_id, store_id, first_response_at_ms "
                                    "FROM requests WHERE id = $1");
     db_bind_i64(st, 1, id);
-    if (db_step(db, st, err) != 1 || !scope_allows_store(db, sf, db_col_i64(st, 6))) {
+    int step = db_step(db, st, err);
+    if (step < 0) {
+        sqlite3_reset(st);
+        return step;
+    }
+    if (step != 1 || !scope_allows_store(db, sf, db_col_i64(st, 6))) {
         sqlite3_reset(st);
         return err_set(err, ERR_NOTFOUND, "id", "no request %lld", (long long)id);
     }

@@ -127,6 +127,13 @@ describe('roles', () => {
     assert.equal(ok.status, 201);
     const no = await api(server.base, 'POST', '/api/v1/requests', { token: kiosk, body: { channel: 'qr', source_id: uid('k'), store: 'MSK-002', text: 'Очередь на кассе' } });
     assert.equal(no.status, 403);
+    // Repeating another store's message id must not reveal that store's request.
+    const foreign = await api(server.base, 'POST', '/api/v1/requests', { token, body: { channel: 'email', source_id: uid('f'), store: 'MSK-002', customer: { name: 'Чужой клиент' }, text: 'Секрет другого магазина' } });
+    assert.equal(foreign.status, 201);
+    const probe = await api(server.base, 'POST', '/api/v1/requests', { token: kiosk, body: { channel: 'email', source_id: foreign.body.source_id, store: 'MSK-001', text: 'x' } });
+    assert.equal(probe.status, 409);
+    assert.equal(probe.body.error.field, 'source_id');
+    assert.ok(!JSON.stringify(probe.body).includes('Секрет'));
   });
 
   it('does not let an integration token change requests', async () => {
