@@ -589,6 +589,14 @@ static int cmd_token(int argc, char **argv)
     }
     if ((rc = check_role("token create", j.role, true)) != 0)
         return rc;
+    if (strcmp(j.role, "store_director") == 0 && j.store == NULL) {
+        fprintf(stderr, "otklik token create: a store_director token needs --store CODE\n");
+        return 2;
+    }
+    if (strcmp(j.role, "regional_manager") == 0 && j.region == NULL) {
+        fprintf(stderr, "otklik token create: a regional_manager token needs --region NAME\n");
+        return 2;
+    }
     if (sodium_init() < 0)
         return 1;
     unsigned char raw[32];

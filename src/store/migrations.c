@@ -74,6 +74,10 @@ static const char core_schema_sql[] =
     "  at_ms INTEGER NOT NULL);"
     /* Covers the balance (SUM of amount by customer) without visiting the rows. */
     "CREATE INDEX bonus_ledger_customer ON bonus_ledger(customer_id, amount);"
+    /* A movement with a reference is recorded once: a retried import or event
+     * cannot credit the same receipt or compensation twice. */
+    "CREATE UNIQUE INDEX bonus_ledger_ref ON bonus_ledger(customer_id, reason, ref) "
+    "WHERE ref IS NOT NULL;"
     "CREATE TABLE requests ("
     "  id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customers(id),"
     "  channel TEXT NOT NULL, source_id TEXT, store_id INTEGER REFERENCES stores(id),"

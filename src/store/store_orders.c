@@ -271,9 +271,12 @@ int store_bonus_add(struct store_tx *tx, const struct bonus_in *in, struct err_i
     db_bind_text(st, 4, in->ref, -1);
     db_bind_text(st, 5, in->actor, -1);
     db_bind_i64(st, 6, in->at_ms ? in->at_ms : tx_now_ms());
-    if ((rc = db_run(tx->db, st, err)) != 0)
-        return rc;
-    return 0;
+    if ((rc = db_run(tx->db, st, err)) == ERR_CONFLICT) {
+        err_clear(err);
+        return err_set(err, ERR_CONFLICT, "ref", "a %s movement with ref '%s' is recorded already",
+                       in->reason, in->ref ? in->ref : "");
+    }
+    return rc;
 }
 
 int store_stores_list(struct db *r, json_t **out, struct err_info *err)

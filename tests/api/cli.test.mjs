@@ -36,6 +36,7 @@ describe('command line', () => {
       [['user', 'add', '--db', `${dir}/u.db`, '--login', 'x', '--role', 'wizard'], /unknown role 'wizard'/],
       [['user', 'add', '--db', `${dir}/u.db`, '--login', 'x', '--role', 'store_director'], /needs --store/],
       [['token', 'create', '--db', `${dir}/u.db`, '--name', 'x'], /--role is required/],
+      [['token', 'create', '--db', `${dir}/u.db`, '--name', 'x', '--role', 'store_director'], /needs --store/],
       [['config', 'nonsense'], /expected 'example'/],
     ];
     for (const [args, msg] of cases) {

@@ -31,6 +31,7 @@ describe('import', () => {
       { type: 'purchase', id: 'R-1', customer: { card: 'C-1001' }, store: 'MSK-001', total: 523.1, items: 3, at: '2026-01-05T15:00:00Z' },
       { type: 'purchase', id: 'R-1', customer: { card: 'C-1001' }, store: 'MSK-001', total: 1, at: '2026-01-05T15:00:00Z' },
       { type: 'bonus', customer: { card: 'C-1001' }, amount: 150, reason: 'purchase', ref: 'R-1' },
+      { type: 'bonus', customer: { card: 'C-1001' }, amount: 150, reason: 'purchase', ref: 'R-1' },
       { type: 'bonus', customer: { card: 'C-1001' }, amount: -40, reason: 'redeem' },
       { type: 'bonus', customer: { card: 'C-1001' }, amount: -1000, reason: 'redeem' },
       { type: 'request', channel: 'email', source_id: uid('imp'), customer: { email: 'anna@example.ru' }, text: 'Старое обращение', status: 'closed', topic: 'delivery', created_at: '2025-12-01T10:00:00Z' },
@@ -39,17 +40,18 @@ describe('import', () => {
       { type: 'order', id: 'IMP-2', status: 'created' },
     ]);
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.equal(r.body.lines, 13);
+    assert.equal(r.body.lines, 14);
     assert.deepEqual(r.body.by_type, { customer: 1, order: 1, purchase: 1, bonus: 2, request: 1 });
     assert.equal(r.body.accepted, 6);
     const rejected = Object.fromEntries(r.body.rejected.map((x) => [x.line, x.error]));
-    assert.deepEqual(Object.keys(rejected).map(Number), [2, 3, 6, 9, 11, 13]);
+    assert.deepEqual(Object.keys(rejected).map(Number), [2, 3, 6, 8, 10, 12, 14]);
     assert.equal(rejected[3].code, 'invalid');
     assert.equal(rejected[6].code, 'conflict');
-    assert.equal(rejected[9].field, 'amount');
-    assert.equal(rejected[11].field, 'type');
-    assert.equal(rejected[13].field, 'customer');
-    assert.equal(r.body.rejected_count, 6);
+    assert.equal(rejected[8].field, 'ref', 'the same receipt is credited once');
+    assert.equal(rejected[10].field, 'amount');
+    assert.equal(rejected[12].field, 'type');
+    assert.equal(rejected[14].field, 'customer');
+    assert.equal(r.body.rejected_count, 7);
 
     const look = await api(server.base, 'GET', '/api/v1/customers/lookup?card=C-1001', { token });
     assert.equal(look.status, 200);
