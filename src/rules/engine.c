@@ -41,6 +41,21 @@ struct engine {
 
 static struct engine *engine_of(struct rules *R);
 
+/* Forget every window count (the next sync_windows starts them empty). */
+int rules_engine_rebuild_windows(struct rules *R);
+
+static void drop_windows(struct engine *e)
+{
+    if (e->set) {
+        for (int k = 0; k < e->set->n_rules; k++)
+            win_free(e->wins[k]);
+        rule_set_release(e->set);
+    }
+    free(e->wins);
+    e->set = NULL;
+    e->wins = NULL;
+}
+
 static void sync_windows(struct engine *e, struct rule_set *set)
 {
     if (e->set == set) {
@@ -64,12 +79,7 @@ static void sync_windows(struct engine *e, struct rule_set *set)
         if (!wins[i])
             wins[i] = win_new(c->window_count);
     }
-    if (e->set) {
-        for (int k = 0; k < e->set->n_rules; k++)
-            win_free(e->wins[k]);
-        rule_set_release(e->set);
-    }
-    free(e->wins);
+    drop_windows(e);
     e->set = set;
     e->wins = wins;
 }
@@ -190,6 +200,11 @@ static int engine_batch(struct rules *R, struct err_info *err)
     if (rc == 0) {
         publish_timers(R, &b.j);
         atomic_store(&R->last_processed_id, last);
+    } else {
+        /* The batch's hits were counted in the windows but it did not commit, and it
+         * will be evaluated again: recount the windows from the committed log. */
+        drop_windows(e);
+        rules_engine_rebuild_windows(R);
     }
     free(b.j.timers);
     return rc == 0 ? (int)e->n_items : rc;
@@ -351,12 +366,7 @@ void rules_engine_free(struct rules *R)
     struct engine *e = R->engine;
     if (e == NULL)
         return;
-    if (e->set) {
-        for (int k = 0; k < e->set->n_rules; k++)
-            win_free(e->wins[k]);
-        rule_set_release(e->set);
-    }
-    free(e->wins);
+    drop_windows(e);
     free(e->items);
     arena_free(&e->arena);
     free(e);
