@@ -129,28 +129,35 @@ struct channel_job {
     const unsigned char *key;
 };
 
-static int job_channel_create(struct store_tx *tx, void *arg, struct err_info *err)
+int chan_insert(struct store_tx *tx, const char *adapter, const char *name, const char *sealed,
+                const char *settings, bool is_active, int64_t *out_id, struct err_info *err)
 {
-    struct channel_job *j = arg;
     struct db *db = store_tx_db(tx);
     int64_t now = clock_now_ms();
     sqlite3_stmt *st = db_stmt(db, "INSERT INTO channels (adapter, name, secrets, settings, "
                                    "is_active, created_at_ms, updated_at_ms, rotated_at_ms) "
                                    "VALUES ($1, $2, $3, $4, $5, $6, $6, $6)");
-    db_bind_text(st, 1, j->adapter, -1);
-    db_bind_text(st, 2, j->name, -1);
-    db_bind_text(st, 3, j->sealed, -1);
-    db_bind_text(st, 4, j->settings, -1);
-    db_bind_i64(st, 5, j->is_active != 0);
+    db_bind_text(st, 1, adapter, -1);
+    db_bind_text(st, 2, name, -1);
+    db_bind_text(st, 3, sealed, -1);
+    db_bind_text(st, 4, settings, -1);
+    db_bind_i64(st, 5, is_active ? 1 : 0);
     db_bind_i64(st, 6, now);
     int rc = db_run(db, st, err);
     if (rc == ERR_CONFLICT) {
         err_clear(err);
-        return err_set(err, ERR_CONFLICT, "name", "a %s channel named %s exists", j->adapter,
-                       j->name);
+        return err_set(err, ERR_CONFLICT, "name", "a %s channel named %s exists", adapter, name);
     }
-    j->id = db_last_id(db);
+    if (rc == 0)
+        *out_id = db_last_id(db);
     return rc;
+}
+
+static int job_channel_create(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    struct channel_job *j = arg;
+    return chan_insert(tx, j->adapter, j->name, j->sealed, j->settings, j->is_active != 0,
+                       &j->id, err);
 }
 
 static int job_channel_update(struct store_tx *tx, void *arg, struct err_info *err)

@@ -240,4 +240,11 @@ int webchat_pull(struct hook *h, const char *peer, int64_t wait_ms);
 int chat_post(struct hook *h, json_t *body, const char *who_key, const char *prefix,
               const char *identity_field);
 
+/*
+ * Insert a configured channel inside a job (secrets already sealed; settings a
+ * JSON object text).  ERR_CONFLICT, naming the field, when adapter+name exists.
+ */
+int chan_insert(struct store_tx *tx, const char *adapter, const char *name, const char *sealed,
+                const char *settings, bool is_active, int64_t *out_id, struct err_info *err);
+
 #endif

@@ -123,19 +123,7 @@ struct add_job {
 static int job_add(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct add_job *j = arg;
-    struct db *db = store_tx_db(tx);
-    int64_t now = clock_now_ms();
-    sqlite3_stmt *st = db_stmt(db, "INSERT INTO channels (adapter, name, secrets, settings, "
-                                   "is_active, created_at_ms, updated_at_ms, rotated_at_ms) "
-                                   "VALUES ($1, $2, $3, $4, 1, $5, $5, $5)");
-    db_bind_text(st, 1, j->adapter, -1);
-    db_bind_text(st, 2, j->name, -1);
-    db_bind_text(st, 3, j->sealed, -1);
-    db_bind_text(st, 4, j->settings, -1);
-    db_bind_i64(st, 5, now);
-    int rc = db_run(db, st, err);
-    j->id = db_last_id(db);
-    return rc;
+    return chan_insert(tx, j->adapter, j->name, j->sealed, j->settings, true, &j->id, err);
 }
 
 static int usage(FILE *out, int code)
