@@ -26,7 +26,7 @@ static const char *const action_names[] = {
 static const char *const action_keys[][4] = {
     {"value"}, {"value"}, {"user"}, {"tags"}, {"value"}, {"role", "user", "text"},
     {"level", "reason"}, {"department", "text"}, {"template"}, {"points", "reason"},
-    {"survey"}, {"url"},
+    {"survey"}, {"url", "secret"},
 };
 
 static char *str_member(const json_t *a, const char *key, size_t max)
@@ -171,6 +171,10 @@ static int compile_one(const json_t *a, struct db *r, struct rule_action *act, c
         if (act->value == NULL || (strncmp(act->value, "https://", 8) != 0 &&
                                    strncmp(act->value, "http://", 7) != 0))
             FAIL(".url", "url must be an http(s) URL");
+        /* Optional: the receiver checks X-Otklik-Signature, an HMAC-SHA256 of the body. */
+        if (json_object_get(a, "secret") &&
+            ((act->text = str_member(a, "secret", 200)) == NULL || strlen(act->text) < 16))
+            FAIL(".secret", "secret must be a string of 16 to 200 characters");
         break;
     }
     return 0;
@@ -419,7 +423,7 @@ static int run_one(struct rules_job *j, const struct rule *rule, const struct ru
                                  (json_int_t)f->customer_id, "order_id", (json_int_t)f->order_id);
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
-        int rc = webhook_enqueue(j, rule->id, f->request_id, act->value, text, err);
+        int rc = webhook_enqueue(j, rule->id, f->request_id, act->value, text, act->text, err);
         free(text);
         return rc;
     }

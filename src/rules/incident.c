@@ -17,8 +17,7 @@
 static int cancel_order_timers(struct rules_job *j, int64_t order_id, struct err_info *err)
 {
     struct db *db = store_tx_db(j->tx);
-    sqlite3_stmt *st = db_stmt(db, "UPDATE timers SET fired_at_ms = -1 WHERE order_id = $1 "
-                                   "AND kind = 'order_late' AND fired_at_ms IS NULL");
+    sqlite3_stmt *st = db_stmt(db, "DELETE FROM timers WHERE order_id = $1 AND kind = 'order_late'");
     db_bind_i64(st, 1, order_id);
     return db_run(db, st, err);
 }

@@ -172,11 +172,11 @@ static int fire_one(struct rules_job *j, int64_t id, struct err_info *err)
 {
     struct db *db = store_tx_db(j->tx);
     sqlite3_stmt *st = db_stmt(db, "SELECT kind, COALESCE(request_id, 0), COALESCE(order_id, 0), "
-                                   "ref, due_at_ms FROM timers WHERE id = $1 AND fired_at_ms IS NULL");
+                                   "ref, due_at_ms FROM timers WHERE id = $1");
     db_bind_i64(st, 1, id);
     if (db_step(db, st, NULL) != 1) {
         sqlite3_reset(st);
-        return 0; /* cancelled or fired already */
+        return 0; /* cancelled or fired already: the row is gone */
     }
     char kind[32], ref[64];
     snprintf(kind, sizeof kind, "%s", db_col_text(st, 0));
@@ -184,9 +184,8 @@ static int fire_one(struct rules_job *j, int64_t id, struct err_info *err)
     snprintf(ref, sizeof ref, "%s", db_col_text(st, 3));
     int64_t due = db_col_i64(st, 4);
     sqlite3_reset(st);
-    st = db_stmt(db, "UPDATE timers SET fired_at_ms = $2 WHERE id = $1");
+    st = db_stmt(db, "DELETE FROM timers WHERE id = $1");
     db_bind_i64(st, 1, id);
-    db_bind_i64(st, 2, j->now_ms);
     int rc = db_run(db, st, err);
     if (rc != 0)
         return rc;

@@ -323,8 +323,9 @@ int actions_run(struct rules_job *j, const struct rule *rule, const struct rule_
 const char *template_render(struct rules_job *j, const char *tpl, const struct rule_facts *f);
 
 /* webhook.c */
+/* secret (may be NULL): the body is signed with it, sent as X-Otklik-Signature. */
 int webhook_enqueue(struct rules_job *j, int64_t rule_id, int64_t request_id, const char *url,
-                    const char *body, struct err_info *err);
+                    const char *body, const char *secret, struct err_info *err);
 
 /* qr.c */
 int qr_key_load(struct store *s, unsigned char key[32], struct err_info *err);

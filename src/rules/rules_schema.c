@@ -4,6 +4,8 @@
  * clocks, persisted timers, the escalation matrix, notifications, routing,
  * goodwill limits and approvals, webhooks and the QR secret.  Forward only
  * once released; the seed rows are the defaults an admin edits later.
+ * rules_schema_5_sql is step 5: signed webhooks and timers kept only while
+ * pending.
  */
 
 const char rules_schema_sql[] =
@@ -46,7 +48,8 @@ const char rules_schema_sql[] =
     "  request_id INTEGER NOT NULL, clock TEXT NOT NULL, start_ms INTEGER NOT NULL,"
     "  end_ms INTEGER NOT NULL);"
     "CREATE INDEX sla_pauses_request ON sla_pauses(request_id, clock);"
-    /* Timers: fired_at_ms NULL while pending, -1 when cancelled. */
+    /* Timers: a row while pending (fired_at_ms NULL); deleted once fired or cancelled
+     * (from step 5 on; before it, fired rows were kept and -1 marked a cancel). */
     "CREATE TABLE timers ("
     "  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, request_id INTEGER, order_id INTEGER,"
     "  ref TEXT NOT NULL DEFAULT '', due_at_ms INTEGER NOT NULL, fired_at_ms INTEGER,"
@@ -153,3 +156,8 @@ const char rules_schema_sql[] =
     "\"reason\":\"Компенсация за ожидание\"}]}', 0, 0, 'system');"
     "INSERT INTO rule_versions (rule_id, version, definition, saved_at_ms, saved_by)"
     " SELECT id, version, definition, 0, 'system' FROM rules;";
+
+const char rules_schema_5_sql[] =
+    "ALTER TABLE webhook_queue ADD COLUMN signature TEXT;"
+    "DELETE FROM timers WHERE fired_at_ms IS NOT NULL;"
+    "CREATE INDEX timers_order ON timers(order_id) WHERE order_id IS NOT NULL;";

@@ -326,6 +326,23 @@ static int arm(struct rules_job *j, int64_t request_id, struct clock_row *c, str
     return rc;
 }
 
+/* The policy's calendar for the clock; "store" means the care calendar in the store's zone. */
+static void clock_calendar(struct db *db, const struct req_info *ri, const struct sla_policy *pol,
+                           struct clock_row *c)
+{
+    snprintf(c->calendar, sizeof c->calendar, "%s", pol->calendar);
+    c->zone[0] = '\0';
+    if (strcmp(pol->calendar, "store") != 0)
+        return;
+    sqlite3_stmt *st = db_stmt(db, "SELECT time_zone FROM stores WHERE id = $1");
+    db_bind_i64(st, 1, ri->store_id);
+    if (db_step(db, st, NULL) == 1)
+        snprintf(c->zone, sizeof c->zone, "%s", db_col_text(st, 0));
+    else
+        snprintf(c->calendar, sizeof c->calendar, "care");
+    sqlite3_reset(st);
+}
+
 /*
  * Start clock k of a request.  is_new: the request was just created, so the
  * clock has no row and no pauses yet; its due times are placed before one
@@ -340,16 +357,7 @@ static int clock_start(struct rules_job *j, const struct req_info *ri,
     struct clock_row c = {.policy_id = pol->id, .started_at_ms = start_ms,
                           .target_ms = pol->target_ms[k], .warn_pct = pol->warn_pct};
     snprintf(c.clock, sizeof c.clock, "%s", clock_names[k]);
-    snprintf(c.calendar, sizeof c.calendar, "%s", pol->calendar);
-    if (strcmp(pol->calendar, "store") == 0) {
-        sqlite3_stmt *st = db_stmt(db, "SELECT time_zone FROM stores WHERE id = $1");
-        db_bind_i64(st, 1, ri->store_id);
-        if (db_step(db, st, NULL) == 1)
-            snprintf(c.zone, sizeof c.zone, "%s", db_col_text(st, 0));
-        else
-            snprintf(c.calendar, sizeof c.calendar, "care");
-        sqlite3_reset(st);
-    }
+    clock_calendar(db, ri, pol, &c);
     int rc;
     if (is_new) {
         const struct calendar *cal = sla_calendar(j->R, db, c.calendar, c.zone);
@@ -510,6 +518,69 @@ static int resume(struct rules_job *j, const struct req_info *ri, bool is_reopen
     return rc;
 }
 
+/*
+ * The request's priority or topic changed, so another policy may now
+ * apply: each clock still open (running or paused, neither met nor breached)
+ * takes the new policy's target and calendar, counted from its own start and
+ * minus its pauses.  A running clock's timers are re-armed at once; a paused
+ * one gets its due time when it resumes.  One sla.retargeted event lists the
+ * clocks that changed with their old and new due times.
+ */
+static int retarget(struct rules_job *j, const struct req_info *ri, struct err_info *err)
+{
+    struct sla_policy pol;
+    if (!model_status_is_open(ri->status) || !policy_for(j->R, ri, &pol))
+        return 0;
+    struct db *db = store_tx_db(j->tx);
+    json_t *changed = json_array();
+    int rc = 0;
+    for (int k = 0; clock_names[k] && rc == 0; k++) {
+        struct clock_row c;
+        if (pol.target_ms[k] <= 0 || !clock_load(db, ri->id, clock_names[k], &c) ||
+            strcmp(c.state, "stopped") == 0 || c.outcome[0] != '\0')
+            continue;
+        struct clock_row was = c;
+        c.policy_id = pol.id;
+        c.target_ms = pol.target_ms[k];
+        c.warn_pct = pol.warn_pct;
+        clock_calendar(db, ri, &pol, &c);
+        if (c.policy_id == was.policy_id && c.target_ms == was.target_ms &&
+            c.warn_pct == was.warn_pct && strcmp(c.calendar, was.calendar) == 0 &&
+            strcmp(c.zone, was.zone) == 0)
+            continue;
+        sqlite3_stmt *st = db_stmt(db, "UPDATE sla_clocks SET policy_id = $3, target_ms = $4, "
+                                       "warn_pct = $5, calendar = $6, time_zone = $7 "
+                                       "WHERE request_id = $1 AND clock = $2");
+        db_bind_i64(st, 1, ri->id);
+        db_bind_text(st, 2, c.clock, -1);
+        db_bind_i64(st, 3, c.policy_id);
+        db_bind_i64(st, 4, c.target_ms);
+        db_bind_i64(st, 5, c.warn_pct);
+        db_bind_text(st, 6, c.calendar, -1);
+        db_bind_text(st, 7, c.zone, -1);
+        rc = db_run(db, st, err);
+        bool running = strcmp(c.state, "running") == 0;
+        if (rc == 0 && running)
+            rc = job_timer_cancel(j, ri->id, "sla_warn", c.clock, err);
+        if (rc == 0 && running)
+            rc = job_timer_cancel(j, ri->id, "sla_breach", c.clock, err);
+        if (rc == 0 && running)
+            rc = arm(j, ri->id, &c, err);
+        json_t *x = json_pack("{s:s, s:I, s:s, s:I, s:I}", "clock", c.clock, "policy_id",
+                              (json_int_t)pol.id, "policy", pol.name, "target_s",
+                              (json_int_t)(c.target_ms / 1000), "previous_due_at_ms",
+                              (json_int_t)was.due_at_ms);
+        if (running)
+            json_object_set_new(x, "due_at_ms", json_integer(c.due_at_ms));
+        json_array_append_new(changed, x);
+    }
+    if (rc == 0 && json_array_size(changed) > 0)
+        rc = job_event(j, "sla.retargeted", ri->id, ri->customer_id, 0, ri->store_id, "sla",
+                       json_pack("{s:O}", "clocks", changed), err);
+    json_decref(changed);
+    return rc;
+}
+
 static bool is_waiting(const char *s)
 {
     return strcmp(s, "pending") == 0 || strcmp(s, "on_hold") == 0;
@@ -582,6 +653,9 @@ int sla_on_event(struct rules_job *j, const struct event_row *ev, struct err_inf
         if (rc == 0 && answered && !waiting && policy_for(j->R, &ri, &pol) &&
             pol.target_ms[1] > 0)
             rc = clock_start(j, &ri, &pol, 1, ev->at_ms, false, NULL, err);
+    } else if (strcmp(ev->type, "request.priority_changed") == 0 ||
+               strcmp(ev->type, "request.topic_corrected") == 0) {
+        rc = retarget(j, &ri, err);
     } else if (strcmp(ev->type, "request.status_changed") == 0 ||
                strcmp(ev->type, "request.reopened") == 0) {
         const char *from = json_string_value(json_object_get(d, "from"));

@@ -3,8 +3,9 @@
  * acts on is a row in `timers`; in memory a binary min-heap of (due, id)
  * says which is next.  Start-up reads the pending rows through a partial
  * index already in due order, and a sorted array is a valid heap, so a
- * million timers load with one index scan and no sift.  Cancelled timers
- * stay in the heap and are skipped when popped (the row says so).
+ * million timers load with one index scan and no sift.  A row lives while
+ * its timer is pending: firing or cancelling deletes it, and a cancelled
+ * timer stays in the heap until popped, when its missing row skips it.
  */
 #include "rules/rules_int.h"
 
@@ -143,9 +144,8 @@ int job_timer_cancel(struct rules_job *j, int64_t request_id, const char *kind, 
                      struct err_info *err)
 {
     struct db *db = store_tx_db(j->tx);
-    sqlite3_stmt *st = db_stmt(db, "UPDATE timers SET fired_at_ms = -1 WHERE request_id = $1 "
-                                   "AND kind = $2 AND ($3 IS NULL OR ref = $3) "
-                                   "AND fired_at_ms IS NULL");
+    sqlite3_stmt *st = db_stmt(db, "DELETE FROM timers WHERE request_id = $1 AND kind = $2 "
+                                   "AND ($3 IS NULL OR ref = $3) AND fired_at_ms IS NULL");
     db_bind_i64(st, 1, request_id);
     db_bind_text(st, 2, kind, -1);
     db_bind_text(st, 3, ref, -1);

@@ -4,6 +4,10 @@
  * a periodic job with libcurl: 5 s timeout, retries with doubling backoff
  * (30 s, 1 min, 2 min, ...), given up after 6 attempts.  Each outcome is an
  * event on the request: webhook.queued, webhook.sent, webhook.failed.
+ *
+ * Every post carries X-Otklik-Webhook-Id (the same on each retry, so the
+ * receiver can drop a repeat) and, when the rule's action has a secret,
+ * X-Otklik-Signature: "sha256=" and the hex HMAC-SHA256 of the body.
  */
 #include "rules/rules_int.h"
 
@@ -11,6 +15,7 @@
 #include "core/log.h"
 
 #include <curl/curl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +24,28 @@
 #define DUE_BATCH 16
 
 int webhook_enqueue(struct rules_job *j, int64_t rule_id, int64_t request_id, const char *url,
-                    const char *body, struct err_info *err)
+                    const char *body, const char *secret, struct err_info *err)
 {
     struct db *db = store_tx_db(j->tx);
+    char signature[7 + 2 * crypto_auth_hmacsha256_BYTES + 1] = "";
+    if (secret != NULL) {
+        unsigned char mac[crypto_auth_hmacsha256_BYTES];
+        crypto_auth_hmacsha256_state hs;
+        crypto_auth_hmacsha256_init(&hs, (const unsigned char *)secret, strlen(secret));
+        crypto_auth_hmacsha256_update(&hs, (const unsigned char *)body, strlen(body));
+        crypto_auth_hmacsha256_final(&hs, mac);
+        memcpy(signature, "sha256=", 7);
+        sodium_bin2hex(signature + 7, sizeof signature - 7, mac, sizeof mac);
+    }
     sqlite3_stmt *st = db_stmt(db, "INSERT INTO webhook_queue (rule_id, request_id, url, body, "
-                                   "status, next_at_ms, created_at_ms) "
-                                   "VALUES ($1, $2, $3, $4, 'pending', $5, $5)");
+                                   "signature, status, next_at_ms, created_at_ms) "
+                                   "VALUES ($1, $2, $3, $4, NULLIF($6, ''), 'pending', $5, $5)");
     db_bind_i64(st, 1, rule_id);
     db_bind_i64_or_null(st, 2, request_id);
     db_bind_text(st, 3, url, -1);
     db_bind_text(st, 4, body, -1);
     db_bind_i64(st, 5, j->now_ms);
+    db_bind_text(st, 6, signature, -1);
     int rc = db_run(db, st, err);
     if (rc != 0)
         return rc;
@@ -42,7 +58,7 @@ int webhook_enqueue(struct rules_job *j, int64_t rule_id, int64_t request_id, co
 struct due_hook {
     int64_t id, request_id, rule_id;
     int attempts;
-    char *url, *body;
+    char *url, *body, *signature;
     long status;
     char error[160];
 };
@@ -61,7 +77,14 @@ static void post(struct due_hook *h)
         snprintf(h->error, sizeof h->error, "curl unavailable");
         return;
     }
+    char line[160];
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    snprintf(line, sizeof line, "X-Otklik-Webhook-Id: %lld", (long long)h->id);
+    hdr = curl_slist_append(hdr, line);
+    if (h->signature[0]) {
+        snprintf(line, sizeof line, "X-Otklik-Signature: %s", h->signature);
+        hdr = curl_slist_append(hdr, line);
+    }
     curl_easy_setopt(c, CURLOPT_URL, h->url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, h->body);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
@@ -133,7 +156,7 @@ int64_t rules_webhooks_tick(struct app *app, int64_t now_ms)
     size_t n = 0;
     struct db *r = store_reader(R->store);
     sqlite3_stmt *st = db_stmt(r, "SELECT id, COALESCE(request_id, 0), COALESCE(rule_id, 0), "
-                                  "attempts, url, body FROM webhook_queue WHERE status = 'pending'"
+                                  "attempts, url, body, COALESCE(signature, '') FROM webhook_queue WHERE status = 'pending'"
                                   " AND next_at_ms <= $1 ORDER BY next_at_ms LIMIT 16");
     db_bind_i64(st, 1, now_ms);
     while (n < DUE_BATCH && db_step(r, st, NULL) == 1) {
@@ -145,6 +168,7 @@ int64_t rules_webhooks_tick(struct app *app, int64_t now_ms)
         h->attempts = (int)db_col_i64(st, 3);
         h->url = xstrdup(db_col_text(st, 4));
         h->body = xstrdup(db_col_text(st, 5));
+        h->signature = xstrdup(db_col_text(st, 6));
     }
     sqlite3_reset(st);
     store_reader_done(R->store, r);
@@ -159,6 +183,7 @@ int64_t rules_webhooks_tick(struct app *app, int64_t now_ms)
     for (size_t i = 0; i < n; i++) {
         free(hooks[i].url);
         free(hooks[i].body);
+        free(hooks[i].signature);
     }
     return n == DUE_BATCH ? 1 : 0;
 }

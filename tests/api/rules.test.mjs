@@ -2,6 +2,8 @@
 // dry runs; SLA clocks and breaches; QR posters, the public signal page and
 // the director's notification; goodwill limits; the incident machine.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { api, login, prepareDb, removeDir, startServer, tempDir, uid } from './helpers.mjs';
 
@@ -76,6 +78,48 @@ describe('rules', () => {
     await api(server.base, 'DELETE', `/api/v1/rules/${c.body.id}`, { token: adminToken });
   });
 
+  it('posts a signed webhook to a receiver and records it on the request', async () => {
+    const got = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => { got.push({ headers: req.headers, body }); res.end('ok'); });
+    });
+    await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+    try {
+      const secret = 'секрет-получателя-42';
+      const marker = `вебхук${Date.now()}`;
+      const short = await api(server.base, 'POST', '/api/v1/rules', {
+        token: adminToken, body: { name: 'короткий секрет', when: { event: ['request.created'] }, actions: [{ type: 'webhook', url, secret: 'abc' }] },
+      });
+      assert.equal(short.status, 400);
+      assert.equal(short.body.error.field, 'actions[0].secret');
+      const c = await api(server.base, 'POST', '/api/v1/rules', {
+        token: adminToken,
+        body: { name: 'В CRM', when: { event: ['request.created'], text_contains: [marker] }, actions: [{ type: 'webhook', url, secret }] },
+      });
+      assert.equal(c.status, 201, JSON.stringify(c.body));
+      const r = await api(server.base, 'POST', '/api/v1/requests', { token, body: { channel: 'web', source_id: uid('wh'), text: `Проверка ${marker}` } });
+      const req = await until(r.body.id, (q) => types(q).includes('webhook.sent'), 15000);
+      assert.equal(got.length, 1);
+      const body = JSON.parse(got[0].body);
+      assert.equal(body.request_id, r.body.id);
+      assert.equal(body.rule_id, c.body.id);
+      assert.equal(body.event_type, 'request.created');
+      assert.equal(got[0].headers['content-type'], 'application/json');
+      const want = 'sha256=' + createHmac('sha256', secret).update(got[0].body).digest('hex');
+      assert.equal(got[0].headers['x-otklik-signature'], want);
+      const sent = req.events.find((e) => e.type === 'webhook.sent');
+      assert.equal(String(sent.data.webhook_id), got[0].headers['x-otklik-webhook-id']);
+      assert.equal(sent.data.url, url);
+      assert.ok(!JSON.stringify(req.events).includes(secret), 'the secret is not in the events');
+      await api(server.base, 'DELETE', `/api/v1/rules/${c.body.id}`, { token: adminToken });
+    } finally {
+      receiver.close();
+    }
+  });
+
   it('dry-runs a rule over history with counts', async () => {
     const ids = [];
     for (let i = 0; i < 3; i += 1) {
@@ -110,6 +154,36 @@ describe('SLA', () => {
     const after = await api(server.base, 'GET', `/api/v1/requests/${r.body.id}/sla`, { token });
     assert.equal(after.body.clocks.find((c) => c.clock === 'first_response').outcome, 'met');
     assert.equal((await api(server.base, 'GET', '/api/v1/requests/99999999/sla', { token })).status, 404);
+  });
+
+  it('moves the due times when a priority change brings another policy', async () => {
+    const p = await api(server.base, 'PUT', '/api/v1/sla/policies/52', {
+      token: adminToken, body: { name: 'Срочные', position: 2, match: { priority: ['urgent'] }, calendar: '24x7', first_response_s: 600, resolution_s: 3600, warn_pct: 80 },
+    });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    const r = await api(server.base, 'POST', '/api/v1/requests', { token, body: { channel: 'web', source_id: uid('rt'), text: 'Подскажите, когда привезут заказ' } });
+    assert.notEqual(r.body.priority, 'urgent');
+    await until(r.body.id, (q) => types(q).includes('sla.started'));
+    const before = await api(server.base, 'GET', `/api/v1/requests/${r.body.id}/sla`, { token });
+    const fr0 = before.body.clocks.find((c) => c.clock === 'first_response');
+    assert.equal(Date.parse(fr0.due_at) - Date.parse(fr0.started_at), 86400000);
+    const u = await api(server.base, 'PATCH', `/api/v1/requests/${r.body.id}`, { token: adminToken, body: { priority: 'urgent' } });
+    assert.equal(u.status, 200, JSON.stringify(u.body));
+    const req = await until(r.body.id, (q) => types(q).includes('sla.retargeted'));
+    const ev = req.events.find((e) => e.type === 'sla.retargeted');
+    assert.deepEqual(ev.data.clocks.map((c) => c.clock).sort(), ['first_response', 'resolution']);
+    assert.equal(ev.data.clocks[0].policy_id, 52);
+    const after = await api(server.base, 'GET', `/api/v1/requests/${r.body.id}/sla`, { token });
+    const fr = after.body.clocks.find((c) => c.clock === 'first_response');
+    const res = after.body.clocks.find((c) => c.clock === 'resolution');
+    assert.equal(fr.started_at, fr0.started_at, 'the clock keeps its start');
+    assert.equal(Date.parse(fr.due_at) - Date.parse(fr.started_at), 600000);
+    assert.equal(Date.parse(res.due_at) - Date.parse(res.started_at), 3600000);
+    assert.equal(fr.state, 'running');
+    const off = await api(server.base, 'PUT', '/api/v1/sla/policies/52', {
+      token: adminToken, body: { name: 'Срочные', enabled: false, match: { priority: ['urgent'] }, calendar: '24x7', first_response_s: 600 },
+    });
+    assert.equal(off.status, 200);
   });
 
   it('warns and breaches a short policy, escalates, and counts compliance', async () => {

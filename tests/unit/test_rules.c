@@ -368,6 +368,9 @@ static void test_qr_escalation_sequence(void **state)
     assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM notifications n JOIN users u ON "
                                   "u.id = n.user_id WHERE u.login = 'reg1' AND n.request_id = ?1",
                                id), 1);
+    /* A fired timer leaves no row; only the next level's is pending. */
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM timers WHERE request_id = ?1 AND "
+                                  "kind = 'escalate'", id), 1);
     /* Restart: the next level's timer is persisted and fires once, late, after downtime. */
     size_t pending = rules_timers_pending(&f->app);
     assert_true(pending >= 1);
