@@ -117,9 +117,11 @@ struct batch_job {
 /* Run one hook in its own savepoint; a failure is logged and undone alone. */
 typedef int (*hook_fn)(struct rules_job *j, const struct event_row *ev, struct err_info *err);
 
-static void run_hook(struct rules_job *j, hook_fn fn, const char *name,
-                     const struct event_row *ev)
+static void run_hook(struct rules_job *j, bool (*wants)(const struct event_row *ev), hook_fn fn,
+                     const char *name, const struct event_row *ev)
 {
+    if (!wants(ev))
+        return;
     struct err_info herr = {0};
     struct tx_mark mark = store_tx_part_begin(j->tx);
     int rc = fn(j, ev, &herr);
@@ -135,15 +137,16 @@ static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
     struct rules_job *j = &b->j;
     j->tx = tx;
     j->n_timers = 0;
+    j->ri = NULL;
     for (size_t i = 0; i < b->e->n_items; i++) {
         struct ev_item *it = &b->e->items[i];
         const struct event_row *ev = &it->row;
         j->delay_ms = j->now_ms - ev->at_ms;
         j->is_late = j->delay_ms > LATE_MS;
-        run_hook(j, sla_on_event, "sla", ev);
-        run_hook(j, esc_on_event, "escalation", ev);
-        run_hook(j, routing_on_event, "routing", ev);
-        run_hook(j, incident_on_event, "incident", ev);
+        run_hook(j, sla_wants, sla_on_event, "sla", ev);
+        run_hook(j, esc_wants, esc_on_event, "escalation", ev);
+        run_hook(j, routing_wants, routing_on_event, "routing", ev);
+        run_hook(j, incident_wants, incident_on_event, "incident", ev);
         for (int k = 0; k < it->n_matched; k++) {
             struct err_info aerr = {0};
             struct tx_mark mark = store_tx_part_begin(tx);

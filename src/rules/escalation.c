@@ -248,13 +248,19 @@ static int repeated_signals(struct rules_job *j, const struct req_info *ri, int 
     return rc;
 }
 
+bool esc_wants(const struct event_row *ev)
+{
+    return ev->request_id != 0 && (strcmp(ev->type, "request.created") == 0 ||
+                                   strcmp(ev->type, "request.status_changed") == 0);
+}
+
 int esc_on_event(struct rules_job *j, const struct event_row *ev, struct err_info *err)
 {
-    if (ev->request_id == 0)
+    if (!esc_wants(ev))
         return 0;
     struct db *db = store_tx_db(j->tx);
     struct req_info ri;
-    if (req_info_load(db, ev->request_id, &ri) != 0)
+    if (job_req_info(j, ev->request_id, &ri) != 0)
         return 0;
     if (strcmp(ev->type, "request.created") == 0) {
         bool is_signal = strcmp(ri.kind, "signal") == 0 || strcmp(ri.channel, "qr") == 0;

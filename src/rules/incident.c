@@ -44,9 +44,14 @@ static bool order_load(struct db *db, int64_t id, struct order_row *o)
     return found;
 }
 
+bool incident_wants(const struct event_row *ev)
+{
+    return ev->order_id != 0 && strcmp(ev->type, "order.status_changed") == 0;
+}
+
 int incident_on_event(struct rules_job *j, const struct event_row *ev, struct err_info *err)
 {
-    if (strcmp(ev->type, "order.status_changed") != 0 || ev->order_id == 0)
+    if (!incident_wants(ev))
         return 0;
     struct db *db = store_tx_db(j->tx);
     struct order_row o;

@@ -145,13 +145,19 @@ static int record_outcome(struct rules_job *j, const struct req_info *ri, struct
     return db_run(db, st, err);
 }
 
+bool routing_wants(const struct event_row *ev)
+{
+    return ev->request_id != 0 && (strcmp(ev->type, "request.created") == 0 ||
+                                   strcmp(ev->type, "request.status_changed") == 0);
+}
+
 int routing_on_event(struct rules_job *j, const struct event_row *ev, struct err_info *err)
 {
-    if (ev->request_id == 0)
+    if (!routing_wants(ev))
         return 0;
     struct db *db = store_tx_db(j->tx);
     struct req_info ri;
-    if (req_info_load(db, ev->request_id, &ri) != 0)
+    if (job_req_info(j, ev->request_id, &ri) != 0)
         return 0;
     if (strcmp(ev->type, "request.status_changed") == 0 && strcmp(ri.status, "solved") == 0)
         return record_outcome(j, &ri, err);

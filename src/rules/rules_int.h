@@ -239,6 +239,8 @@ struct rules_job {
     int64_t delay_ms;   /* how late */
     struct timer_new *timers; /* inserted in this job, pushed to the heap after commit */
     size_t n_timers, cap_timers;
+    struct req_info *ri;      /* job_req_info's last read (arena), valid while the */
+    int64_t ri_changes;       /* connection's change count is still this */
 };
 
 /* Insert a timer row; it joins the heap once the job commits. */
@@ -278,6 +280,15 @@ struct req_info {
 };
 /* Load a request through the job's connection; ERR_NOTFOUND when absent. */
 int req_info_load(struct db *db, int64_t id, struct req_info *out);
+/* The same inside a machine job, read again only when something was written since. */
+int job_req_info(struct rules_job *j, int64_t id, struct req_info *out);
+
+/* The hooks each event passes through; *_wants says which events a hook acts on,
+ * so the others pass by without a savepoint or a read. */
+bool sla_wants(const struct event_row *ev);
+bool esc_wants(const struct event_row *ev);
+bool routing_wants(const struct event_row *ev);
+bool incident_wants(const struct event_row *ev);
 
 /* sla.c */
 int sla_on_event(struct rules_job *j, const struct event_row *ev, struct err_info *err);

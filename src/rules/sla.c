@@ -301,6 +301,18 @@ static size_t pauses_load(struct db *db, int64_t request_id, const char *clock,
     return n;
 }
 
+/*
+ * A running clock has one timer: the warning while it is still to come, else
+ * the breach.  The warning, when it fires, arms the breach.
+ */
+static int arm_next(struct rules_job *j, int64_t request_id, const struct clock_row *c,
+                    struct err_info *err)
+{
+    if (c->warned_at_ms == 0 && c->warn_pct < 100)
+        return job_timer_add(j, "sla_warn", request_id, 0, c->clock, c->warn_at_ms, err);
+    return job_timer_add(j, "sla_breach", request_id, 0, c->clock, c->due_at_ms, err);
+}
+
 /* Store due/warn times and arm the timers that are still ahead. */
 static int arm(struct rules_job *j, int64_t request_id, struct clock_row *c, struct err_info *err)
 {
@@ -319,10 +331,8 @@ static int arm(struct rules_job *j, int64_t request_id, struct clock_row *c, str
     db_bind_i64(st, 3, c->due_at_ms);
     db_bind_i64(st, 4, c->warn_at_ms);
     int rc = db_run(db, st, err);
-    if (rc == 0 && c->warned_at_ms == 0 && c->outcome[0] == '\0' && c->warn_pct < 100)
-        rc = job_timer_add(j, "sla_warn", request_id, 0, c->clock, c->warn_at_ms, err);
     if (rc == 0 && c->outcome[0] == '\0')
-        rc = job_timer_add(j, "sla_breach", request_id, 0, c->clock, c->due_at_ms, err);
+        rc = arm_next(j, request_id, c, err);
     return rc;
 }
 
@@ -379,10 +389,8 @@ static int clock_start(struct rules_job *j, const struct req_info *ri,
         db_bind_i64(ins, 9, c.due_at_ms);
         db_bind_i64(ins, 10, c.warn_at_ms);
         rc = db_run(db, ins, err);
-        if (rc == 0 && c.warn_pct < 100)
-            rc = job_timer_add(j, "sla_warn", ri->id, 0, c.clock, c.warn_at_ms, err);
         if (rc == 0)
-            rc = job_timer_add(j, "sla_breach", ri->id, 0, c.clock, c.due_at_ms, err);
+            rc = arm_next(j, ri->id, &c, err);
         goto started;
     }
     sqlite3_stmt *st = db_stmt(db, "INSERT INTO sla_clocks (request_id, clock, policy_id, "
@@ -606,20 +614,31 @@ static int on_status(struct rules_job *j, const struct req_info *ri, const char 
     return 0;
 }
 
+bool sla_wants(const struct event_row *ev)
+{
+    static const char *const types[] = {
+        "request.created",          "message.out",             "message.in",
+        "request.status_changed",   "request.reopened",        "request.priority_changed",
+        "request.topic_corrected",  NULL,
+    };
+    return ev->request_id != 0 && model_find(types, ev->type) >= 0;
+}
+
 int sla_on_event(struct rules_job *j, const struct event_row *ev, struct err_info *err)
 {
-    if (ev->request_id == 0 || strncmp(ev->type, "sla.", 4) == 0)
+    if (!sla_wants(ev))
         return 0;
     struct db *db = store_tx_db(j->tx);
     struct req_info ri;
-    if (req_info_load(db, ev->request_id, &ri) != 0)
+    if (job_req_info(j, ev->request_id, &ri) != 0)
         return 0;
-    json_t *d = json_loads(ev->data, 0, NULL);
+    /* The data only matters for messages and status changes. */
+    bool is_created = strcmp(ev->type, "request.created") == 0;
+    json_t *d = is_created ? NULL : json_loads(ev->data, 0, NULL);
     int rc = 0;
-    if (strcmp(ev->type, "request.created") == 0) {
+    if (is_created) {
         struct sla_policy pol;
-        bool fresh = ev->at_ms - ri.created_at_ms < HISTORY_MS &&
-                     model_status_is_open(json_string_value(json_object_get(d, "status")));
+        bool fresh = ev->at_ms - ri.created_at_ms < HISTORY_MS && model_status_is_open(ri.status);
         if (fresh && policy_for(j->R, &ri, &pol)) {
             /* Both clocks of a new request, announced in one event. */
             json_t *started = json_array();
@@ -675,7 +694,7 @@ int sla_timer_fire(struct rules_job *j, const char *kind, int64_t request_id, co
     struct clock_row c;
     struct req_info ri;
     if (!clock_load(db, request_id, ref, &c) || strcmp(c.state, "running") != 0 ||
-        c.outcome[0] != '\0' || req_info_load(db, request_id, &ri) != 0)
+        c.outcome[0] != '\0' || job_req_info(j, request_id, &ri) != 0)
         return 0;
     bool is_warn = strcmp(kind, "sla_warn") == 0;
     if (is_warn && c.warned_at_ms != 0)
@@ -689,6 +708,8 @@ int sla_timer_fire(struct rules_job *j, const char *kind, int64_t request_id, co
     db_bind_text(st, 2, ref, -1);
     db_bind_i64(st, 3, j->now_ms);
     int rc = db_run(db, st, err);
+    if (rc == 0 && is_warn)
+        rc = job_timer_add(j, "sla_breach", request_id, 0, ref, c.due_at_ms, err);
     if (rc == 0)
         rc = job_event(j, is_warn ? "sla.warning" : "sla.breached", request_id, ri.customer_id, 0,
                        ri.store_id, "sla",

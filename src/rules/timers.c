@@ -201,3 +201,21 @@ int req_info_load(struct db *db, int64_t id, struct req_info *out)
     sqlite3_reset(st);
     return rc;
 }
+
+int job_req_info(struct rules_job *j, int64_t id, struct req_info *out)
+{
+    struct db *db = store_tx_db(j->tx);
+    int64_t changes = sqlite3_total_changes64(db_handle(db));
+    if (j->ri != NULL && j->ri->id == id && j->ri_changes == changes) {
+        *out = *j->ri;
+        return 0;
+    }
+    int rc = req_info_load(db, id, out);
+    if (rc != 0)
+        return rc;
+    if (j->ri == NULL)
+        j->ri = arena_alloc(j->a, sizeof *j->ri);
+    *j->ri = *out;
+    j->ri_changes = changes;
+    return 0;
+}

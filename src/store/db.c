@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,20 @@ sqlite3 *db_handle(struct db *db)
     return db->h;
 }
 
+/*
+ * Process-wide settings, before SQLite's first use: no memory statistics
+ * (they take one global mutex around every allocation of every connection,
+ * which the writer and the readers would contend on).
+ */
+static void sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int db_open(const char *path, bool is_writer, int cache_kib, struct db **out, struct err_info *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     sqlite3 *h = NULL;
     int flags = SQLITE_OPEN_NOMUTEX | (is_writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                                                  : SQLITE_OPEN_READONLY);
@@ -45,6 +58,9 @@ int db_open(const char *path, bool is_writer, int cache_kib, struct db **out, st
     }
     sqlite3_busy_timeout(h, 5000);
     sqlite3_extended_result_codes(h, 1);
+    /* Small allocations of a statement's run come from a per-connection pool
+     * (the default pool of 100 slots runs out in the writer's batches). */
+    sqlite3_db_config(h, SQLITE_DBCONFIG_LOOKASIDE, NULL, 256, is_writer ? 4096 : 512);
     char pragmas[512];
     if (is_writer)
         /* Foreign keys are declared (documentation, PostgreSQL) but not enforced
