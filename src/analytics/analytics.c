@@ -90,6 +90,8 @@ int analytics_start(struct app *app, struct err_info *err)
     pthread_mutex_init(&an->mu, NULL);
     pthread_mutex_init(&an->stop_mu, NULL);
     pthread_cond_init(&an->stop_cond, NULL);
+    if (app->cfg != NULL)
+        config_public_url(app->cfg, an->public_url, sizeof an->public_url);
     int rc = survey_secret_load(app->store, an->secret, err);
     if (rc != 0) {
         free(an);

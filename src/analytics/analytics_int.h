@@ -148,6 +148,7 @@ struct analytics {
     pthread_cond_t stop_cond;
     bool is_stopping, is_running;
     unsigned char secret[32]; /* survey token HMAC key */
+    char public_url[256];     /* config_public_url(), before the links sent */
 };
 
 /* Escape for HTML text and attribute values (& < > " '). */

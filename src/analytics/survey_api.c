@@ -138,7 +138,7 @@ struct invite_job {
     int64_t survey_id;
     struct invite_in in;
     struct invite_out out;
-    const unsigned char *secret;
+    const struct analytics *an;
     const char *store_code;
     const struct scope_filter *sf;
 };
@@ -187,7 +187,7 @@ static int invite_job(struct store_tx *tx, void *arg, struct err_info *err)
     if (j->in.channel == NULL)
         j->in.channel = "web";
     j->in.source = "manual";
-    return survey_invite(tx, &j->in, j->secret, &j->out, err);
+    return survey_invite(tx, &j->in, j->an, &j->out, err);
 }
 
 int api_surveys_invite(struct http_request *req, struct http_response *resp)
@@ -209,12 +209,13 @@ int api_surveys_invite(struct http_request *req, struct http_response *resp)
     json_decref(body);
     if (rc != 0)
         return rc;
-    j.secret = analytics_of(req->app)->secret;
+    j.an = analytics_of(req->app);
     j.sf = &req->who.scope;
     if ((rc = store_write(req->app->store, invite_job, &j, &req->err)) != 0)
         return rc;
-    http_reply_json(resp, 201, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)j.out.id,
-                                         "token", j.out.token, "link", j.out.link, "status",
-                                         j.out.status));
+    http_reply_json(resp, 201,
+                    json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)j.out.id, "token",
+                              j.out.token, "link", j.out.link, "url", j.out.url, "status",
+                              j.out.status));
     return 0;
 }

@@ -33,7 +33,7 @@ struct sbatch {
     struct candidate *c;
     size_t n, cap;
     int64_t n_events, last_id, last_purchase, now_ms;
-    const unsigned char *secret;
+    const struct analytics *an;
     int n_invited;
 };
 
@@ -115,7 +115,7 @@ static int invite_job(struct store_tx *tx, void *arg, struct err_info *err)
         struct invite_out out;
         struct err_info ierr = {0};
         struct tx_mark mark = store_tx_part_begin(tx);
-        int rc = survey_invite(tx, &in, b->secret, &out, &ierr);
+        int rc = survey_invite(tx, &in, b->an, &out, &ierr);
         store_tx_part_end(tx, mark, rc == 0);
         if (rc == 0)
             b->n_invited++;
@@ -150,7 +150,7 @@ int analytics_surveys_step(struct app *app, int64_t *out_n, struct err_info *err
     struct sbatch b;
     memset(&b, 0, sizeof b);
     b.now_ms = clock_now_ms();
-    b.secret = an->secret;
+    b.an = an;
     b.r = store_reader(app->store);
     int64_t pos = store_consumer_position(b.r, CONSUMER);
     b.last_purchase = store_consumer_position(b.r, PURCHASES);
@@ -179,7 +179,7 @@ int analytics_surveys_step(struct app *app, int64_t *out_n, struct err_info *err
 /* ---- eNPS schedule ----------------------------------------------------------------- */
 
 struct enps_job {
-    const unsigned char *secret;
+    const struct analytics *an;
     int n;
 };
 
@@ -216,7 +216,7 @@ static int enps_job(struct store_tx *tx, void *arg, struct err_info *err)
         struct invite_out out;
         struct err_info ierr = {0};
         struct tx_mark mark = store_tx_part_begin(tx);
-        int rc = survey_invite(tx, &in, j->secret, &out, &ierr);
+        int rc = survey_invite(tx, &in, j->an, &out, &ierr);
         store_tx_part_end(tx, mark, rc == 0);
         j->n += rc == 0;
     }
@@ -230,7 +230,7 @@ int64_t analytics_tick_enps(struct app *app, int64_t now_ms)
     struct analytics *an = analytics_of(app);
     if (an == NULL)
         return 0;
-    struct enps_job j = {an->secret, 0};
+    struct enps_job j = {an, 0};
     struct err_info err = {0};
     if (store_write(app->store, enps_job, &j, &err) != 0)
         log_warn("enps schedule failed msg=\"%s\"", err.message);

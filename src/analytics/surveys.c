@@ -151,7 +151,7 @@ static bool recently_invited(struct db *db, const struct invite_in *in, int64_t 
     return found;
 }
 
-int survey_invite(struct store_tx *tx, const struct invite_in *in, const unsigned char secret[32],
+int survey_invite(struct store_tx *tx, const struct invite_in *in, const struct analytics *an,
                   struct invite_out *out, struct err_info *err)
 {
     struct db *db = store_tx_db(tx);
@@ -180,16 +180,17 @@ int survey_invite(struct store_tx *tx, const struct invite_in *in, const unsigne
     if (rc != 0)
         return rc;
     out->id = db_last_id(db);
-    survey_token_make(secret, out->id, out->token, sizeof out->token);
+    survey_token_make(an->secret, out->id, out->token, sizeof out->token);
     snprintf(out->link, sizeof out->link, "/s/%s", out->token);
+    snprintf(out->url, sizeof out->url, "%s%s", an->public_url, out->link);
 
     /* Customers get it through their channel; employees (eNPS) get the link in the UI. */
     const char *status = "link_only", *failure = NULL;
     struct err_info oerr = {0};
     int64_t outbox_id = 0;
     if (in->customer_id != 0) {
-        char body[512];
-        snprintf(body, sizeof body, "%s %s", in->question ? in->question : "", out->link);
+        char body[768];
+        snprintf(body, sizeof body, "%s %s", in->question ? in->question : "", out->url);
         struct outbox_msg m = {.request_id = in->request_id, .customer_id = in->customer_id,
                                .channel = in->request_id ? NULL : in->channel, .body = body,
                                .kind = "survey"};

@@ -39,6 +39,7 @@ struct invite_out {
     int64_t id;
     char token[64];
     char link[80];   /* "/s/<token>" */
+    char url[352];   /* the link under the public address, as sent to the customer */
     char status[16]; /* "queued" | "link_only" */
 };
 
@@ -47,7 +48,7 @@ struct invite_out {
  * the outbox refuses, the invitation keeps its link and records why.
  * ERR_CONFLICT when the customer/employee was invited within the interval.
  */
-int survey_invite(struct store_tx *tx, const struct invite_in *in, const unsigned char secret[32],
+int survey_invite(struct store_tx *tx, const struct invite_in *in, const struct analytics *an,
                   struct invite_out *out, struct err_info *err);
 
 struct answer_in {

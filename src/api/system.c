@@ -122,8 +122,7 @@ int api_vocabulary(struct http_request *req, struct http_response *resp)
 int api_settings_get(struct http_request *req, struct http_response *resp)
 {
     const struct config *c = req->app->cfg;
-    http_reply_json(
-        resp, 200,
+    json_t *o =
         json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:b}", "listen",
                   c->listen, "db", c->db, "log_level", c->log_level, "models_dir", c->models_dir,
                   "max_body_bytes", (json_int_t)c->max_body_bytes, "import_max_bytes",
@@ -131,6 +130,10 @@ int api_settings_get(struct http_request *req, struct http_response *resp)
                   (json_int_t)c->max_connections, "readers", (json_int_t)c->readers,
                   "session_ttl_s", (json_int_t)c->session_ttl_s, "cookie_secure",
                   c->cookie_secure, "topic_model", req->app->topic != NULL, "sentiment_model",
-                  req->app->sentiment != NULL));
+                  req->app->sentiment != NULL);
+    char url[sizeof c->public_url];
+    config_public_url(c, url, sizeof url);
+    json_object_set_new(o, "public_url", json_string(url));
+    http_reply_json(resp, 200, o);
     return 0;
 }

@@ -7,10 +7,11 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_type { OPT_STRING, OPT_INT, OPT_BOOL };
+enum opt_type { OPT_STRING, OPT_URL, OPT_INT, OPT_BOOL };
 
 struct option_def {
     const char *name;
@@ -25,6 +26,9 @@ struct option_def {
 
 #define STR_OPT(field, def, help)                                                                  \
     {#field, OPT_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field),     \
+     def, 0, 0, false, help}
+#define URL_OPT(field, def, help)                                                                  \
+    {#field, OPT_URL, offsetof(struct config, field), sizeof(((struct config *)0)->field),        \
      def, 0, 0, false, help}
 #define INT_OPT(field, def, min, max, help)                                                        \
     {#field, OPT_INT, offsetof(struct config, field), 0, def, min, max, false, help}
@@ -44,6 +48,9 @@ static const struct option_def options[] = {
     INT_OPT(login_attempts_per_min, "20", 1, 100000,
             "failed logins allowed per client address and minute"),
     BOOL_OPT(cookie_secure, "false", "mark session cookies Secure (set when served over HTTPS)"),
+    URL_OPT(public_url, "",
+            "public address for links in messages and posters, e.g. https://care.example.ru "
+            "(empty: http://<listen>)"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -66,6 +73,13 @@ static int apply(struct config *c, const struct option_def *o, const char *value
 {
     char *field = (char *)c + o->offset;
     switch (o->type) {
+    case OPT_URL:
+        if (value[0] != '\0' && ((strncmp(value, "http://", 7) != 0 &&
+                                  strncmp(value, "https://", 8) != 0) ||
+                                 strpbrk(value, " \t\r\n?#") != NULL))
+            return err_set(err, ERR_INVALID, o->name,
+                           "%s must be an http:// or https:// address without a query", o->name);
+        /* fall through */
     case OPT_STRING:
         if (strlen(value) >= o->size)
             return err_set(err, ERR_INVALID, o->name, "%s is too long", o->name);
@@ -174,4 +188,16 @@ void config_write_example(FILE *out)
             fprintf(out, " [%lld..%lld]", (long long)o->min, (long long)o->max);
         fprintf(out, "\n%s = %s\n\n", o->name, o->def);
     }
+}
+
+void config_public_url(const struct config *c, char *out, size_t cap)
+{
+    if (c->public_url[0] == '\0') {
+        snprintf(out, cap, "http://%s", c->listen);
+        return;
+    }
+    size_t n = strlen(c->public_url);
+    while (n > 0 && c->public_url[n - 1] == '/')
+        n--;
+    snprintf(out, cap, "%.*s", (int)n, c->public_url);
 }

@@ -28,7 +28,15 @@ struct config {
     int64_t session_ttl_s;    /* how long a login lasts */
     int64_t login_attempts_per_min; /* failed logins per client address before 429 */
     bool cookie_secure;       /* mark cookies Secure (behind HTTPS) */
+    char public_url[256];     /* how customers reach this server; "" = http://<listen> */
 };
+
+/*
+ * The address customers and staff reach the server at, for links sent in
+ * messages (survey links) and printed on posters: public_url without a
+ * trailing slash, or http://<listen> when it is not set.  Into out.
+ */
+void config_public_url(const struct config *c, char *out, size_t cap);
 
 /* Fill c with the defaults. */
 void config_defaults(struct config *c);

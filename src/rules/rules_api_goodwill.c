@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/str.h"
 #include "intake/intake.h"
 #include "store/model.h"
@@ -267,7 +268,11 @@ int rules_api_poster(struct http_request *req, struct http_response *resp)
         return err_set(&req->err, ERR_INVALID, "format", "format must be svg or png");
     if (base && strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
         return err_set(&req->err, ERR_INVALID, "base_url", "base_url must be an http(s) URL");
-    if (base == NULL) {
+    if (base == NULL && req->app->cfg != NULL && req->app->cfg->public_url[0] != '\0') {
+        char *u = arena_alloc(&req->arena, sizeof req->app->cfg->public_url);
+        config_public_url(req->app->cfg, u, sizeof req->app->cfg->public_url);
+        base = u;
+    } else if (base == NULL) {
         const char *host = http_header(req, "Host");
         base = arena_printf(&req->arena, "http://%s", host ? host : "localhost");
     }

@@ -27,6 +27,7 @@ describe('command line', () => {
       [[], /usage/],
       [['frobnicate'], /unknown command/],
       [['serve', '--bogus', '1'], /unknown option '--bogus'/],
+      [['serve', '--public_url', 'care.example.ru'], /public_url must be an http/],
       [['serve', '--listen'], /needs a value/],
       [['serve', '--readers', 'many'], /readers must be a whole number/],
       [['serve', 'extra'], /unexpected argument/],

@@ -13,7 +13,7 @@ let dir, env, server, op;
 before(async () => {
   dir = tempDir();
   env = prepareDb(dir);
-  server = await startServer(env.db);
+  server = await startServer(env.db, ['--public_url', 'https://care.example.test/']);
   op = await login(server.base, 'operator');
 });
 
@@ -87,6 +87,10 @@ test('public page, one answer per invitation, low score opens a follow-up', asyn
   });
   assert.equal(inv.status, 201, JSON.stringify(inv.body));
   assert.match(inv.body.link, /^\/s\/\d+\.[A-Za-z0-9_-]{22}$/);
+  // The customer gets the link under the public address, not a path.
+  assert.equal(inv.body.url, 'https://care.example.test' + inv.body.link);
+  const settings = await api(server.base, 'GET', '/api/v1/admin/settings', admin());
+  assert.equal(settings.body.public_url, 'https://care.example.test');
 
   const page = await fetch(server.base + inv.body.link);
   assert.equal(page.status, 200);
