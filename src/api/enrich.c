@@ -131,7 +131,8 @@ static void customer_context(struct app *app, const struct request_in *in,
            "(SELECT COUNT(*) FROM requests q WHERE q.customer_id = c.id AND q.topic = $3 "
            "AND q.created_at_ms > $4), "
            "EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.promised_at_ms "
-           "BETWEEN $5 AND $6 AND o.status NOT IN ('delivered', 'cancelled', 'returned')) "
+           "BETWEEN $5 AND $6 AND o.status <> 'delivered' AND o.status <> 'cancelled' "
+           "AND o.status <> 'returned') "
            "FROM identities i JOIN customers c ON c.id = i.customer_id "
            "WHERE i.kind = $1 AND i.value = $2");
     db_bind_text(st, 1, model_identity_kinds[first].kind, -1);

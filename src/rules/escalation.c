@@ -204,7 +204,8 @@ static int repeated_signals(struct rules_job *j, const struct req_info *ri, int 
     int n = 0;
     sqlite3_stmt *st = db_stmt(db, "SELECT id FROM requests WHERE store_id = $1 AND kind = 'signal'"
                                    " AND COALESCE(topic, '') = $2 AND id <> $3 "
-                                   "AND status NOT IN ('solved', 'closed') AND created_at_ms >= $4"
+                                   "AND status <> 'solved' AND status <> 'closed' "
+                                   "AND created_at_ms >= $4"
                                    " ORDER BY id DESC LIMIT 32");
     db_bind_i64(st, 1, ri->store_id);
     db_bind_text(st, 2, ri->topic, -1);

@@ -95,7 +95,7 @@ int64_t routing_pick(struct db *db, const struct req_info *ri, int64_t exclude_u
     required_skills(db, ri, need, sizeof need);
     sqlite3_stmt *st = db_stmt(
         db, "SELECT u.id, u.skills, s.capacity, (SELECT COUNT(*) FROM requests r "
-            "WHERE r.assignee_id = u.id AND r.status IN ('new', 'open', 'pending', 'on_hold')) "
+            "WHERE r.assignee_id = u.id AND r.status <> 'solved' AND r.status <> 'closed') "
             "AS n_open FROM users u JOIN operator_status s ON s.user_id = u.id "
             "WHERE u.is_active = 1 AND s.is_available = 1 AND u.id <> $1 "
             "ORDER BY n_open, u.id LIMIT 200");

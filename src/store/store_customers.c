@@ -164,7 +164,8 @@ static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only
         r, "SELECT o.id, o.external_id, o.status, o.total_kop, o.promised_at_ms, "
            "o.created_at_ms, o.updated_at_ms, s.code FROM orders o "
            "LEFT JOIN stores s ON s.id = o.store_id WHERE o.customer_id = $1 AND ($3 = 0 OR "
-           "o.status NOT IN ('delivered', 'cancelled', 'returned')) ORDER BY o.id DESC LIMIT $2");
+           "(o.status <> 'delivered' AND o.status <> 'cancelled' AND o.status <> 'returned')) "
+           "ORDER BY o.id DESC LIMIT $2");
     db_bind_i64(st, 1, customer_id);
     db_bind_i64(st, 2, limit);
     db_bind_i64(st, 3, open_only);
@@ -213,7 +214,8 @@ static json_t *customer_requests(struct db *r, int64_t customer_id, bool open_on
     sqlite3_stmt *st = db_stmt(
         r, "SELECT r.id, r.channel, r.kind, r.status, r.priority, r.topic, r.subject, "
            "r.created_at_ms, s.code FROM requests r LEFT JOIN stores s ON s.id = r.store_id "
-           "WHERE r.customer_id = $1 AND ($3 = 0 OR r.status NOT IN ('solved', 'closed')) "
+           "WHERE r.customer_id = $1 AND ($3 = 0 OR (r.status <> 'solved' AND "
+           "r.status <> 'closed')) "
            "ORDER BY r.id DESC LIMIT $2");
     db_bind_i64(st, 1, customer_id);
     db_bind_i64(st, 2, limit);
