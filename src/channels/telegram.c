@@ -3,7 +3,8 @@
  * authenticated by the X-Telegram-Bot-Api-Secret-Token header set with
  * setWebhook(secret_token); text, captions, photos and documents (file ids
  * kept as attachments), shared contacts (the sender's own phone becomes an
- * identity).  Out: POST {api_base}/bot<token>/sendMessage {chat_id, text}.
+ * identity).  A member of a group has their own conversation in it.  Out:
+ * POST {api_base}/bot<token>/sendMessage {chat_id, text}.
  *
  * Secrets: bot_token, secret_token.  Settings: api_base
  * (https://api.telegram.org), timeout_ms, retry_base_ms, max_attempts.
@@ -111,7 +112,17 @@ static int on_message(struct hook *h, json_t *msg, bool is_edit)
         snprintf(buf, sizeof buf, "[%s]", t ? t : "вложение");
         text = buf;
     }
-    json_t *item = item_message(h, cid, sid, text);
+    /* In a group every member has their own conversation with the care team
+     * ("<chat>/<member>"); the answer still goes to the group's chat. */
+    const char *type = json_string_value(json_object_get(chat, "type"));
+    const char *member = json_str_or_int(from, "id", from_id, sizeof from_id);
+    char peer[72];
+    if (type && (strcmp(type, "group") == 0 || strcmp(type, "supergroup") == 0) && member &&
+        !json_is_true(json_object_get(from, "is_bot")))
+        snprintf(peer, sizeof peer, "%s/%s", cid, member);
+    else
+        snprintf(peer, sizeof peer, "%s", cid);
+    json_t *item = item_message(h, peer, sid, text);
     json_t *req = item_request(item), *cust = item_customer(item);
     set_created(req, json_object_get(msg, "date"));
     const char *fid = json_str_or_int(from, "id", from_id, sizeof from_id);
@@ -180,11 +191,14 @@ static int telegram_send_prepare(struct send *s)
     const char *base = chan_setting(s->ch, "api_base", "https://api.telegram.org");
     send_http(s, arena_printf(s->arena, "%s/bot%s/sendMessage", base, token));
     json_t *body = json_object();
+    /* A group member's conversation is "<chat>/<member>": the chat is the address. */
+    const char *slash = strchr(s->recipient, '/');
+    struct str to = {s->recipient, slash ? (size_t)(slash - s->recipient) : strlen(s->recipient)};
     int64_t chat;
-    if (str_to_i64(str_from(s->recipient), INT64_MIN, INT64_MAX, &chat) == 0)
+    if (str_to_i64(to, INT64_MIN, INT64_MAX, &chat) == 0)
         json_object_set_new(body, "chat_id", json_integer(chat));
     else
-        json_object_set_new(body, "chat_id", json_string(s->recipient));
+        json_object_set_new(body, "chat_id", json_stringn(to.ptr, to.len));
     /* One message holds 4096 characters; a longer reply is cut with an ellipsis. */
     size_t len = strlen(s->body);
     if (utf8_length(s->body, len) > TELEGRAM_MAX_TEXT) {

@@ -137,12 +137,35 @@ test('a shared contact gives the customer a phone identity', async () => {
   assert.equal(lookup.body.customer_id, req.customer_id);
 });
 
-test('a group message threads by chat and replies go to the group chat id', async () => {
+test('each member of a group has their own request, and replies go to the group chat id', async () => {
   fake.clear();
   await hook(server.base, path, fixture('telegram/group.json'), headers());
   const items = await waitRequests(server.base, token, 'telegram',
     (xs) => xs.some((x) => x.source_id === 'tg:-1001234567890:88'));
   const req = items.find((x) => x.source_id === 'tg:-1001234567890:88');
+  // Another member writes in the same group: a request of their own.
+  const other = JSON.parse(fixture('telegram/group.json'));
+  other.update_id += 1;
+  other.message.message_id = 89;
+  other.message.from = { id: 6234567891, is_bot: false, first_name: 'Ольга' };
+  other.message.text = 'А в отделе молочки нет ценников';
+  assert.equal((await hook(server.base, path, JSON.stringify(other), headers())).status, 200);
+  // The first member writes again: it joins their conversation.
+  const again = JSON.parse(fixture('telegram/group.json'));
+  again.update_id += 2;
+  again.message.message_id = 90;
+  again.message.text = 'Уже полтора часа';
+  assert.equal((await hook(server.base, path, JSON.stringify(again), headers())).status, 200);
+  const all = await waitRequests(server.base, token, 'telegram',
+    (xs) => xs.some((x) => x.source_id === 'tg:-1001234567890:89'));
+  const second = all.find((x) => x.source_id === 'tg:-1001234567890:89');
+  assert.notEqual(second.id, req.id);
+  assert.notEqual(second.customer_id, req.customer_id);
+  const first = await waitFor(async () => {
+    const r = await getRequest(server.base, token, req.id);
+    return r.messages.some((m) => m.body === 'Уже полтора часа') ? r : null;
+  }, { what: 'the follow-up in the first member\'s request' });
+  assert.equal(first.messages.filter((m) => m.direction === 'in').length, 2);
   await reply(req.id, 'Спасибо, передали администратору');
   const sent = await waitFor(() => fake.requests().find((x) => x.json?.chat_id === -1001234567890),
     { what: 'sendMessage to the group' });
