@@ -191,9 +191,14 @@ static void find_spikes(const struct series *s, int64_t today, struct alert *out
     }
 }
 
+/*
+ * The rising test reads the RISE_DAYS complete days before today: today's
+ * count is partial (in the morning it is a fraction of a day's) and would
+ * pull the trend down.  A spike is tested on today as it stands.
+ */
 static void find_rise(const struct series *s, int64_t today, struct alert *out, int *n_out)
 {
-    const double *y = s->y + WINDOW - RISE_DAYS;
+    const double *y = s->y + WINDOW - 1 - RISE_DAYS;
     double last14 = 0, weekly[RISE_DAYS / 7] = {0};
     for (int i = 0; i < RISE_DAYS; i++) {
         weekly[i / 7] += y[i];
@@ -211,7 +216,7 @@ static void find_rise(const struct series *s, int64_t today, struct alert *out, 
     if (mk_z < 1.64)
         return;
     char from[16];
-    day_text(today - RISE_DAYS + 1, from, sizeof from);
+    day_text(today - RISE_DAYS, from, sizeof from);
     json_t *ev = json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f}", "method",
                            "poisson log-linear trend (LR test) + Mann-Kendall on weekly sums",
                            "series_from", from, "rate_ratio", ratio, "slope_per_day", slope,
