@@ -183,8 +183,8 @@ const char *report_request_table(const struct rfilter *f, unsigned *out_dims)
 
 sqlite3_stmt *report_prepare(struct db *r, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db_handle(r), sql, -1, &st, NULL) != SQLITE_OK) {
+    sqlite3_stmt *st = db_prepare(r, sql);
+    if (st == NULL) {
         log_error("report sql error: %s in %.300s", sqlite3_errmsg(db_handle(r)), sql);
         abort();
     }

@@ -39,6 +39,9 @@ sqlite3 *db_handle(struct db *db);
  * Aborts on a syntax error (a programmer error: SQL comes from constants).
  */
 sqlite3_stmt *db_stmt(struct db *db, const char *sql);
+/* A statement for one-off SQL (built at run time), not cached: the same
+ * adaptation as db_stmt; NULL when it does not compile.  Finalize it. */
+sqlite3_stmt *db_prepare(struct db *db, const char *sql);
 
 /* Run SQL without parameters (several statements allowed); ERR_IO on failure. */
 int db_exec(struct db *db, const char *sql, struct err_info *err);

@@ -427,7 +427,7 @@ int store_request_list(struct db *r, const struct request_query *q, const struct
         rc = err_set(err, ERR_INVALID, "q", "search text too long");
         goto out;
     }
-    if (sqlite3_prepare_v2(db_handle(r), buf_cstr(&sql), -1, &st, NULL) != SQLITE_OK) {
+    if ((st = db_prepare(r, buf_cstr(&sql))) == NULL) {
         rc = err_set(err, ERR_INTERNAL, "", "query failed: %s", sqlite3_errmsg(db_handle(r)));
         goto out;
     }
