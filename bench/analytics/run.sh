@@ -15,12 +15,8 @@ mkdir -p "$DIR"
 echo "machine: $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "command: bench/analytics/run.sh $N_REQ $N_ANS $DIR"
 
-make -s build/otklik
-PKGS="libmicrohttpd jansson sqlite3 libsodium libutf8proc libcurl gmime-3.0 libqrencode libpng"
-OBJS=$(find build/rel -name '*.o' ! -name main.o)
-cc -std=c17 -D_GNU_SOURCE -O2 -pthread -Isrc -Ibuild/gen $(pkg-config --cflags $PKGS) \
-   -o "$DIR/bench_analytics" bench/analytics/bench_analytics.c $OBJS \
-   $(pkg-config --libs $PKGS) -lstemmer -llinear -lm -pthread
+make -s build/otklik build/bench/analytics/bench_analytics
+cp build/bench/analytics/bench_analytics "$DIR/bench_analytics"
 
 DB="$DIR/bench.db"
 if [ ! -f "$DB" ]; then

@@ -149,6 +149,7 @@ int api_survey_answer(struct http_request *req, struct http_response *resp);
 int api_surveys_list(struct http_request *req, struct http_response *resp);
 int api_surveys_create(struct http_request *req, struct http_response *resp);
 int api_surveys_invite(struct http_request *req, struct http_response *resp);
+int api_surveys_invitations(struct http_request *req, struct http_response *resp);
 int api_reports_overview(struct http_request *req, struct http_response *resp);
 int api_reports_surveys(struct http_request *req, struct http_response *resp);
 int api_reports_volumes(struct http_request *req, struct http_response *resp);

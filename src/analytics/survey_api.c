@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "core/clock.h"
+#include "core/str.h"
 #include "intake/intake.h"
 #include "store/model.h"
 
@@ -217,5 +218,112 @@ int api_surveys_invite(struct http_request *req, struct http_response *resp)
                     json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)j.out.id, "token",
                               j.out.token, "link", j.out.link, "url", j.out.url, "status",
                               j.out.status));
+    return 0;
+}
+
+/* ---- the invitations of a survey ------------------------------------------------ */
+
+static void set_time(json_t *o, const char *key, int64_t ms, bool is_set)
+{
+    if (!is_set) {
+        json_object_set_new(o, key, json_null());
+        return;
+    }
+    char t[40];
+    time_format_rfc3339(ms, t, sizeof t);
+    json_object_set_new(o, key, json_string(t));
+}
+
+static void set_text(json_t *o, const char *key, const char *s)
+{
+    json_object_set_new(o, key, s ? json_string(s) : json_null());
+}
+
+/*
+ * GET /api/v1/surveys/{id}/invitations?status=&limit=&cursor= - who was
+ * asked, through which channel, whether the message reached them (the
+ * outbox's state) and whether they answered; newest first, keyset pages.
+ * A director sees the store's, a regional manager the region's.  eNPS
+ * invitations never name the employee (only the department).
+ */
+int api_surveys_invitations(struct http_request *req, struct http_response *resp)
+{
+    static const char *const statuses[] = {"created", "queued", "link_only", "answered", NULL};
+    int64_t survey_id, limit = 50, cursor = 0;
+    if (str_to_i64(str_from(req->params[0]), 1, INT64_MAX, &survey_id) != 0)
+        return err_set(&req->err, ERR_NOTFOUND, "id", "no such survey");
+    const char *status = http_query(req, "status"), *v;
+    if (status && model_find(statuses, status) < 0)
+        return err_set(&req->err, ERR_INVALID, "status",
+                       "status is created, queued, link_only or answered");
+    if ((v = http_query(req, "limit")) && str_to_i64(str_from(v), 1, 500, &limit) != 0)
+        return err_set(&req->err, ERR_INVALID, "limit", "limit must be 1 to 500");
+    if ((v = http_query(req, "cursor")) && str_to_i64(str_from(v), 1, INT64_MAX, &cursor) != 0)
+        return err_set(&req->err, ERR_INVALID, "cursor", "cursor is the next_cursor of a page");
+    const struct scope_filter *sf = &req->who.scope;
+    struct db *r = store_reader(req->app->store);
+    sqlite3_stmt *st = db_stmt(r, "SELECT kind FROM surveys WHERE id = $1");
+    db_bind_i64(st, 1, survey_id);
+    char kind[16] = "";
+    if (db_step(r, st, NULL) == 1)
+        snprintf(kind, sizeof kind, "%s", db_col_text(st, 0));
+    sqlite3_reset(st);
+    if (kind[0] == '\0') {
+        store_reader_done(req->app->store, r);
+        return err_set(&req->err, ERR_NOTFOUND, "id", "no such survey");
+    }
+    st = db_stmt(r, "SELECT i.id, i.status, i.channel, i.source, i.customer_id, i.request_id, "
+                    "i.order_id, s.code, i.department, i.created_at_ms, i.expires_at_ms, "
+                    "i.answered_at_ms, i.delivery_error, o.status, o.last_error "
+                    "FROM survey_invitations i LEFT JOIN stores s ON s.id = i.store_id "
+                    "LEFT JOIN outbox o ON o.id = i.outbox_id "
+                    "WHERE i.survey_id = $1 AND ($2 IS NULL OR i.status = $2) "
+                    "AND ($3 = 0 OR i.id < $3) AND ($4 = 0 OR i.store_id = $4) "
+                    "AND ($5 IS NULL OR s.region = $5) ORDER BY i.id DESC LIMIT $6");
+    db_bind_i64(st, 1, survey_id);
+    db_bind_text(st, 2, status, -1);
+    db_bind_i64(st, 3, cursor);
+    db_bind_i64(st, 4, sf->scope == SCOPE_STORE ? sf->store_id : 0);
+    db_bind_text(st, 5, sf->scope == SCOPE_REGION ? (sf->region ? sf->region : "") : NULL, -1);
+    db_bind_i64(st, 6, limit + 1);
+    bool is_enps = strcmp(kind, "enps") == 0;
+    json_t *items = json_array();
+    int64_t n = 0, last_id = 0;
+    bool more = false;
+    while (db_step(r, st, NULL) == 1) {
+        if (n++ == limit) {
+            more = true;
+            break;
+        }
+        last_id = db_col_i64(st, 0);
+        json_t *o = json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)db_col_i64(st, 0),
+                              "status", db_col_text(st, 1), "channel", db_col_text(st, 2),
+                              "source", db_col_text(st, 3));
+        static const char *const ids[] = {"customer_id", "request_id", "order_id"};
+        for (int k = 0; k < 3; k++)
+            json_object_set_new(o, ids[k], db_col_is_null(st, 4 + k)
+                                               ? json_null()
+                                               : json_integer(db_col_i64(st, 4 + k)));
+        set_text(o, "store", db_col_is_null(st, 7) ? NULL : db_col_text(st, 7));
+        if (is_enps)
+            set_text(o, "department", db_col_is_null(st, 8) ? NULL : db_col_text(st, 8));
+        set_time(o, "created_at", db_col_i64(st, 9), true);
+        set_time(o, "expires_at", db_col_i64(st, 10), true);
+        set_time(o, "answered_at", db_col_i64(st, 11), !db_col_is_null(st, 11));
+        /* The message's own fate: queued, sent, delivered, read, failed... */
+        set_text(o, "delivery", db_col_is_null(st, 13) ? NULL : db_col_text(st, 13));
+        const char *why = !db_col_is_null(st, 12)   ? db_col_text(st, 12)
+                          : !db_col_is_null(st, 14) ? db_col_text(st, 14)
+                                                    : NULL;
+        set_text(o, "delivery_error", why);
+        json_array_append_new(items, o);
+    }
+    sqlite3_reset(st);
+    store_reader_done(req->app->store, r);
+    json_t *out = json_pack("{s:I, s:s, s:o}", "survey_id", (json_int_t)survey_id, "kind", kind,
+                            "items", items);
+    if (more)
+        json_object_set_new(out, "next_cursor", json_integer(last_id));
+    http_reply_json(resp, 200, out);
     return 0;
 }

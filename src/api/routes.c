@@ -67,6 +67,7 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/surveys", api_surveys_list, PERM_REQUESTS_READ, 0},
     {"POST", "/api/v1/surveys", api_surveys_create, PERM_ADMIN, 0},
     {"POST", "/api/v1/surveys/{id}/invitations", api_surveys_invite, PERM_REQUESTS_WRITE, 0},
+    {"GET", "/api/v1/surveys/{id}/invitations", api_surveys_invitations, PERM_REQUESTS_READ, 0},
     {"GET", "/api/v1/reports/overview", api_reports_overview, PERM_REQUESTS_READ, 0},
     {"GET", "/api/v1/reports/surveys", api_reports_surveys, PERM_REQUESTS_READ, 0},
     {"GET", "/api/v1/reports/volumes", api_reports_volumes, PERM_REQUESTS_READ, 0},

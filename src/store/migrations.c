@@ -17,6 +17,7 @@ extern const char rules_schema_sql[];     /* src/rules/rules_schema.c */
 extern const char analytics_schema_sql[]; /* src/analytics/analytics_schema.c */
 extern const char channels_schema_sql[];  /* src/channels/channels_schema.c */
 extern const char rules_schema_5_sql[];   /* src/rules/rules_schema.c */
+extern const char analytics_schema_7_sql[]; /* src/analytics/analytics_schema.c */
 
 static const char core_schema_sql[] =
     /* 1: the core model */
@@ -131,6 +132,7 @@ static const char *const steps[] = {
     channels_schema_sql,  /* 4 */
     rules_schema_5_sql,   /* 5 */
     core_schema_6_sql,    /* 6 */
+    analytics_schema_7_sql, /* 7 */
 };
 
 #define N_STEPS (int)(sizeof steps / sizeof steps[0])

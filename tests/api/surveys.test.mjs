@@ -127,6 +127,28 @@ test('public page, one answer per invitation, low score opens a follow-up', asyn
 
   // The page now says it was answered.
   assert.match(await (await fetch(server.base + inv.body.link)).text(), /уже получен/);
+
+  // The survey's invitations: the answered one with its request, newest first, in pages.
+  const list = await api(server.base, 'GET', `/api/v1/surveys/${csat.id}/invitations`, { cookie: op.cookie });
+  assert.equal(list.status, 200, JSON.stringify(list.body));
+  const mine = list.body.items.find((i) => i.id === inv.body.id);
+  assert.equal(mine.status, 'answered');
+  assert.equal(mine.request_id, req.id);
+  assert.equal(mine.customer_id, req.customer_id);
+  assert.ok(Date.parse(mine.answered_at) >= Date.parse(mine.created_at));
+  const ids = list.body.items.map((i) => i.id);
+  assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'newest first');
+  assert.ok(ids.length >= 2, 'the proactive invitations are listed too');
+  const p1 = await api(server.base, 'GET', `/api/v1/surveys/${csat.id}/invitations?limit=1`, { cookie: op.cookie });
+  assert.equal(p1.body.items.length, 1);
+  const p2 = await api(server.base, 'GET', `/api/v1/surveys/${csat.id}/invitations?limit=1&cursor=${p1.body.next_cursor}`, { cookie: op.cookie });
+  assert.equal(p2.body.items[0].id, ids[1], 'the next page starts right after the cursor');
+  const answered = await api(server.base, 'GET', `/api/v1/surveys/${csat.id}/invitations?status=answered`, { cookie: op.cookie });
+  assert.ok(answered.body.items.every((i) => i.status === 'answered'));
+  const bad = await api(server.base, 'GET', `/api/v1/surveys/${csat.id}/invitations?status=lost`, { cookie: op.cookie });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.field, 'status');
+  assert.equal((await api(server.base, 'GET', '/api/v1/surveys/999999/invitations', { cookie: op.cookie })).status, 404);
 });
 
 test('JSON answers: validation, high score without follow-up, tampered tokens', async () => {
@@ -173,6 +195,11 @@ test('eNPS answers are anonymous and open no follow-up', async () => {
   const ev = sql(`SELECT coalesce(actor, 'null') || '|' || coalesce(request_id, 'null') || '|' || data FROM events WHERE type = 'survey.answered' ORDER BY id DESC LIMIT 1`);
   assert.match(ev, /^null\|null\|/);
   assert.ok(!/invitation|answer_id|customer/.test(ev), ev);
+  // The invitation list shows the department at most, never the employee.
+  const list = await api(server.base, 'GET', `/api/v1/surveys/${enps.id}/invitations`, admin());
+  assert.equal(list.status, 200);
+  assert.ok(list.body.items.length >= 1);
+  assert.ok(list.body.items.every((i) => !('user_id' in i)), JSON.stringify(list.body.items[0]));
 });
 
 test('survey definitions: admin only, validated', async () => {

@@ -6,6 +6,7 @@
  */
 #include "testutil.h"
 
+#include "analytics/analytics_int.h"
 #include "analytics/surveys_int.h"
 #include "core/buf.h"
 #include "core/clock.h"
@@ -210,8 +211,9 @@ static void test_rollups_follow_events(void **state)
 }
 
 struct survey_job {
-    unsigned char secret[32];
+    struct analytics an;
     int64_t invitation;
+    struct invite_out out;
 };
 
 static int invite_and_answer(struct store_tx *tx, void *arg, struct err_info *err)
@@ -219,11 +221,10 @@ static int invite_and_answer(struct store_tx *tx, void *arg, struct err_info *er
     struct survey_job *j = arg;
     struct invite_in in = {.survey_id = 2 /* after_delivery: nps */, .question = "?",
                            .store_id = 1, .channel = "web", .source = "manual"};
-    struct invite_out out;
-    int rc = survey_invite(tx, &in, j->secret, &out, err);
+    int rc = survey_invite(tx, &in, &j->an, &j->out, err);
     if (rc != 0)
         return rc;
-    struct answer_in a = {.invitation_id = out.id, .score = 3, .reason = "delivery"};
+    struct answer_in a = {.invitation_id = j->out.id, .score = 3, .reason = "delivery"};
     struct answer_out ao;
     return survey_answer_record(tx, &a, &ao, err);
 }
@@ -232,9 +233,16 @@ static void test_rebuild_equals_incremental(void **state)
 {
     (void)state;
     struct survey_job j;
-    memset(j.secret, 1, sizeof j.secret);
+    memset(&j, 0, sizeof j);
+    memset(j.an.secret, 1, sizeof j.an.secret);
+    snprintf(j.an.public_url, sizeof j.an.public_url, "https://care.example.test");
     struct err_info err = {0};
     assert_int_equal(store_write(s, invite_and_answer, &j, &err), 0);
+    /* The link sent is the page's path under the public address. */
+    char want[400];
+    snprintf(want, sizeof want, "https://care.example.test/s/%s", j.out.token);
+    assert_string_equal(j.out.url, want);
+    assert_string_equal(j.out.link, want + strlen("https://care.example.test"));
     step();
     assert_int_equal(q1("SELECT n_detractors FROM an_roll_survey WHERE kind = 'nps' AND channel = '*' AND store_id = 0"), 1);
     assert_int_equal(q1("SELECT n_low FROM an_roll_matrix WHERE reason = 'delivery' AND "
