@@ -59,6 +59,8 @@
   send.setAttribute('aria-label', 'Отправить');
   send.setAttribute('data-otklik', 'send');
   var status = el('div', { color: '#a00', fontSize: '12px', padding: '0 8px 6px', minHeight: '14px' });
+  status.setAttribute('data-otklik', 'status');
+  status.setAttribute('role', 'status');
   row.appendChild(input);
   row.appendChild(send);
   panel.appendChild(head);

@@ -100,7 +100,8 @@ struct wake {
 static void on_event(void *ctx, const struct hub_event *ev)
 {
     struct wake *w = ctx;
-    if (strncmp(ev->type, "message.", 8) == 0)
+    /* A visitor's first message opens a request: it is in request.created. */
+    if (strncmp(ev->type, "message.", 8) == 0 || strcmp(ev->type, "request.created") == 0)
         w->any = true;
 }
 
