@@ -137,7 +137,7 @@ struct batch {
     int64_t *ids;             /* changed facts */
     struct fact *facts;
     size_t n_facts, cap_facts;
-    int64_t n_events, last_id;
+    int64_t n_events, from_id, last_id;
 };
 
 static int on_event(void *ctx, const struct event_row *ev)
@@ -161,6 +161,11 @@ static int batch_write(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct batch *b = arg;
     struct db *db = store_tx_db(tx);
+    /* The batch was summed from a snapshot after from_id.  If the cursor moved
+     * meanwhile (`otklik analytics update` or a rebuild in another process),
+     * writing it would count those events twice: nothing is written. */
+    if (store_consumer_position(db, CONSUMER) != b->from_id)
+        return err_set(err, ERR_CONFLICT, "", "the rollups moved on meanwhile");
     int rc = 0;
     for (int g = 0; g < N_GRAINS && rc == 0; g++)
         rc = rollup_grain_write(db, (enum grain)g, &b->grains[g], err);
@@ -196,6 +201,7 @@ static int one_batch(struct store *s, int64_t *out_n, struct err_info *err)
 
     struct db *r = store_reader(s);
     int64_t pos = store_consumer_position(r, CONSUMER);
+    b.from_id = pos;
     int rc = store_events_since(r, pos, BATCH, on_event, &b, &b.last_id);
     for (size_t i = 0; rc == 0 && i < b.dirty.cap; i++) {
         if (b.dirty.keys[i] == 0)
@@ -226,12 +232,19 @@ int analytics_rollup_step(struct store *s, int max_batches, int64_t *out_n,
                           struct err_info *err)
 {
     *out_n = 0;
+    int conflicts = 0;
     for (int i = 0; i < max_batches; i++) {
         int64_t n = 0;
         int rc = one_batch(s, &n, err);
-        *out_n += n;
+        if (rc == ERR_CONFLICT && conflicts++ < 100) {
+            /* Another process moved the cursor: read again from where it is now. */
+            memset(err, 0, sizeof *err);
+            i--;
+            continue;
+        }
         if (rc != 0)
             return rc;
+        *out_n += n;
         if (n < BATCH)
             break;
     }

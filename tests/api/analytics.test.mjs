@@ -5,7 +5,8 @@
 // refuse bad filters and export CSV; operator performance follows live work.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tempDir, removeDir, prepareDb, startServer, api, login, cli } from './helpers.mjs';
+import { spawn } from 'node:child_process';
+import { tempDir, removeDir, prepareDb, startServer, api, login, cli, binary, uid } from './helpers.mjs';
 
 let dir, env, server;
 const N_REQUESTS = 20000;
@@ -74,6 +75,28 @@ test('rollups kept from events equal a full rebuild from the event log', async (
   assert.equal(rb.status, 200);
   assert.ok(rb.body.events >= N_REQUESTS && rb.body.requests >= N_REQUESTS);
   for (let i = 0; i < paths.length; i++) assert.deepEqual(await get(paths[i]), before[i], paths[i]);
+});
+
+test('the CLI updating rollups beside the live server counts every request once', async () => {
+  const total = async () => (await get('/reports/sla?from=2024-01-01&bucket=month')).total.created;
+  const start = await total();
+  const run = () => new Promise((resolve) => {
+    const p = spawn(binary(), ['analytics', 'update', '--db', env.db], { stdio: 'ignore' });
+    p.once('exit', (code) => resolve(code));
+  });
+  const N = 240;
+  const updates = [];
+  for (let i = 0; i < N; i += 20) {
+    updates.push(run());
+    await Promise.all(Array.from({ length: 20 }, () => api(server.base, 'POST', '/api/v1/requests', {
+      token: env.token, body: { channel: 'web', source_id: uid('cli-roll'), text: 'Долго нет ответа по заказу' },
+    }).then((r) => assert.equal(r.status, 201))));
+  }
+  assert.deepEqual(await Promise.all(updates), updates.map(() => 0), 'every update exits 0');
+  assert.equal(await run(), 0);
+  await until(async () => (await total()) >= start + N);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await total(), start + N, 'no request counted twice');
 });
 
 test('survey figures: NPS with its interval, CSAT, eNPS; filters by channel', async () => {
