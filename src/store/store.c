@@ -121,6 +121,11 @@ static void run_batch(struct store *s, struct job *batch)
         if (s->is_region_known)
             memset(s->is_region_known, 0, s->n_regions * sizeof *s->is_region_known);
     } else {
+        /* Requests are counted once they are committed (a job or a whole batch that
+         * rolls back, or an import batch retried line by line, counts nothing). */
+        for (size_t i = 0; i < tx.n_pending; i++)
+            if (tx.pending[i].created_channel >= 0)
+                atomic_fetch_add(&metric_requests_created[tx.pending[i].created_channel], 1);
         hub_publish(&s->hub, tx.pending, tx.n_pending); /* the hub owns the JSON now */
         tx.n_pending = 0;
         tx_truncate(&tx, (struct tx_mark){0, 0});
@@ -252,6 +257,7 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
     int64_t id = db_last_id(tx->db);
 
     xgrow((void **)&tx->pending, &tx->cap_pending, tx->n_pending + 1, sizeof *tx->pending);
+    tx->pending[tx->n_pending].created_channel = -1;
     struct hub_event *ev = &tx->pending[tx->n_pending++].ev;
     memset(ev, 0, sizeof *ev);
     ev->id = id;

@@ -13,6 +13,7 @@
 /* An event written in the current batch, published after commit. */
 struct pending_event {
     struct hub_event ev;
+    int created_channel; /* request.created: the channel's index, counted once committed; else -1 */
 };
 
 /* A full-text row written at the end of the batch (see store_tx_search_add). */

@@ -184,15 +184,15 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     buf_free(&d);
     if (ev < 0)
         return (int)ev;
+    int ch = model_find(model_channels, in->channel);
+    if (ch >= 0 && ch < METRIC_MAX_CHANNELS)
+        tx->pending[tx->n_pending - 1].created_channel = ch; /* counted at commit */
     if (in->classify_json) {
         ev = store_event_add(tx, "request.classified", out->id, out->customer_id, 0, store_id,
                              "classifier", in->classify_json, err);
         if (ev < 0)
             return (int)ev;
     }
-    int ch = model_find(model_channels, in->channel);
-    if (ch >= 0 && ch < METRIC_MAX_CHANNELS)
-        atomic_fetch_add(&metric_requests_created[ch], 1);
     if (in->want_json)
         out->json = new_request_json(db, in, out, order_id, status, created);
     return 0;

@@ -59,6 +59,26 @@ describe('import', () => {
     assert.deepEqual(look.body.open_orders.map((o) => [o.id, o.status]), [['IMP-1', 'shipped']]);
   });
 
+  it('counts a request in the metrics once when a batch is retried line by line', async () => {
+    const created = async () => {
+      const res = await fetch(`${server.base}/metrics`, { headers: { Authorization: `Bearer ${adminToken}` } });
+      const m = /otklik_requests_created_total\{channel="vk"\} (\d+)/.exec(await res.text());
+      return Number(m[1]);
+    };
+    const dup = uid('dup');
+    assert.equal((await ndjson([{ type: 'request', channel: 'vk', source_id: dup, text: 'Первое' }])).status, 200);
+    const before = await created();
+    // Three new requests, then a repeat: the batch fails at the repeat and is written again line by line.
+    const r = await ndjson([
+      ...[1, 2, 3].map((i) => ({ type: 'request', channel: 'vk', source_id: uid('met'), text: `Вопрос ${i}` })),
+      { type: 'request', channel: 'vk', source_id: dup, text: 'Повтор' },
+    ]);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.by_type.request, 3);
+    assert.equal(r.body.rejected_count, 1);
+    assert.equal(await created(), before + 3);
+  });
+
   it('refuses an empty import and a wrong content type', async () => {
     assert.equal((await ndjson([])).status, 400);
     const r = await api(server.base, 'POST', '/api/v1/import', { token, raw: 'x', headers: { 'Content-Type': 'text/csv' } });
