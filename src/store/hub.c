@@ -1,7 +1,10 @@
 /*
  * hub.c - the in-memory ring of recent committed events that feeds the
  * live stream (SSE).  The writer publishes after each commit; stream
- * handlers wait on the condition variable for ids newer than they have.
+ * handlers wait on the condition variable for ids newer than they have,
+ * then read the ring under a shared lock, so hundreds of streams format
+ * their events side by side and the writer waits only for the slots'
+ * update, not for their formatting (the lock prefers the writer).
  * The ring holds the last HUB_RING events; a client that falls further
  * behind skips ahead (the UI refetches its list on reconnect).
  */
@@ -19,6 +22,11 @@ void hub_init(struct hub *h)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cond, &attr);
     pthread_condattr_destroy(&attr);
+    pthread_rwlockattr_t rw;
+    pthread_rwlockattr_init(&rw);
+    pthread_rwlockattr_setkind_np(&rw, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&h->ring_lock, &rw);
+    pthread_rwlockattr_destroy(&rw);
 }
 
 void hub_destroy(struct hub *h)
@@ -27,19 +35,22 @@ void hub_destroy(struct hub *h)
         free(h->ring[i].json);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cond);
+    pthread_rwlock_destroy(&h->ring_lock);
 }
 
 void hub_publish(struct hub *h, struct pending_event *evs, size_t n)
 {
     if (n == 0)
         return;
-    pthread_mutex_lock(&h->mu);
+    pthread_rwlock_wrlock(&h->ring_lock);
     for (size_t i = 0; i < n; i++) {
         struct hub_event *slot = &h->ring[evs[i].ev.id % HUB_RING];
         free(slot->json);
         *slot = evs[i].ev;
-        h->last_id = evs[i].ev.id;
     }
+    pthread_rwlock_unlock(&h->ring_lock);
+    pthread_mutex_lock(&h->mu);
+    h->last_id = evs[n - 1].ev.id;
     if (h->last_id - h->first_id >= HUB_RING || h->first_id == 0)
         h->first_id = h->last_id - HUB_RING + 1 > 1 ? h->last_id - HUB_RING + 1 : 1;
     pthread_cond_broadcast(&h->cond);
@@ -70,18 +81,22 @@ int64_t store_hub_wait(struct store *s, int64_t after_id, int timeout_ms,
     int64_t from = after_id + 1;
     if (from < h->first_id)
         from = h->first_id;
+    int64_t to = h->last_id;
+    pthread_mutex_unlock(&h->mu);
     int64_t last = after_id;
-    for (int64_t id = from; id <= h->last_id; id++) {
+    pthread_rwlock_rdlock(&h->ring_lock);
+    for (int64_t id = from; id <= to; id++) {
         const struct hub_event *ev = &h->ring[id % HUB_RING];
-        /* Ids may have holes (events of rolled-back jobs): skip stale slots. */
+        /* Ids may have holes (events of rolled-back jobs), and a slot may hold a
+         * newer event already (this reader fell a ring behind): skip those. */
         if (ev->id != id || ev->json == NULL)
             continue;
         fn(ctx, ev);
         last = id;
     }
-    if (last < h->last_id)
-        last = h->last_id;
-    pthread_mutex_unlock(&h->mu);
+    pthread_rwlock_unlock(&h->ring_lock);
+    if (last < to)
+        last = to;
     return last;
 }
 

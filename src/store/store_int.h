@@ -50,8 +50,9 @@ struct job {
 #define HUB_RING 8192 /* events kept in memory for the live stream */
 
 struct hub {
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;              /* guards first_id, last_id, is_closed; with cond */
     pthread_cond_t cond;
+    pthread_rwlock_t ring_lock;      /* readers format from the ring side by side */
     struct hub_event ring[HUB_RING]; /* slot = id % HUB_RING */
     int64_t first_id;                /* oldest id in the ring, 0 when empty */
     int64_t last_id;                 /* newest id */

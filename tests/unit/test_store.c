@@ -1421,10 +1421,47 @@ static void *burst_main(void *arg)
     return NULL;
 }
 
+/* A live-stream reader: follows the hub until it has seen `want` created requests. */
+struct follower {
+    pthread_t th;
+    struct store *s;
+    int64_t after, last_id;
+    int want, created, out_of_order;
+};
+
+static void follow(void *ctx, const struct hub_event *ev)
+{
+    struct follower *r = ctx;
+    if (ev->id <= r->last_id)
+        r->out_of_order++;
+    r->last_id = ev->id;
+    if (strcmp(ev->type, "request.created") == 0)
+        r->created++;
+}
+
+static void *follower_main(void *arg)
+{
+    struct follower *r = arg;
+    r->last_id = r->after;
+    for (int i = 0; i < 200 && r->created < r->want; i++) {
+        int64_t got = store_hub_wait(r->s, r->after, 100, follow, r);
+        if (got < 0)
+            break;
+        r->after = got;
+    }
+    return NULL;
+}
+
 static void test_concurrent_writers(void **state)
 {
     struct fx *f = *state;
-    enum { T = 6, PER = 40 };
+    enum { T = 6, PER = 40, READERS = 4 };
+    /* Readers follow the stream while the writers run: each sees every event once, in order. */
+    struct follower rd[READERS];
+    for (int i = 0; i < READERS; i++) {
+        rd[i] = (struct follower){.s = f->s, .after = store_hub_last_id(f->s), .want = T * PER};
+        assert_int_equal(pthread_create(&rd[i].th, NULL, follower_main, &rd[i]), 0);
+    }
     struct burst b[T];
     for (int t = 0; t < T; t++) {
         b[t] = (struct burst){.s = f->s, .base = t * PER, .n = PER};
@@ -1439,6 +1476,11 @@ static void test_concurrent_writers(void **state)
     assert_int_equal(count_rows(f, "customers"), 50);
     assert_int_equal(count_rows(f, "identities"), 50);
     assert_int_equal(count_events(f, "request.created"), T * PER);
+    for (int i = 0; i < READERS; i++) {
+        pthread_join(rd[i].th, NULL);
+        assert_int_equal(rd[i].created, T * PER);
+        assert_int_equal(rd[i].out_of_order, 0);
+    }
 }
 
 int main(void)
