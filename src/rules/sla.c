@@ -686,6 +686,19 @@ int sla_on_event(struct rules_job *j, const struct event_row *ev, struct err_inf
     return rc;
 }
 
+/* A pending breach timer for the clock (databases written before a clock kept
+ * one timer have one beside the warning's). */
+static bool breach_armed(struct db *db, int64_t request_id, const char *clock)
+{
+    sqlite3_stmt *st = db_stmt(db, "SELECT 1 FROM timers WHERE request_id = $1 AND "
+                                   "kind = 'sla_breach' AND ref = $2 AND fired_at_ms IS NULL");
+    db_bind_i64(st, 1, request_id);
+    db_bind_text(st, 2, clock, -1);
+    bool armed = db_step(db, st, NULL) == 1;
+    sqlite3_reset(st);
+    return armed;
+}
+
 int sla_timer_fire(struct rules_job *j, const char *kind, int64_t request_id, const char *ref,
                    int64_t due_at_ms, struct err_info *err)
 {
@@ -708,7 +721,7 @@ int sla_timer_fire(struct rules_job *j, const char *kind, int64_t request_id, co
     db_bind_text(st, 2, ref, -1);
     db_bind_i64(st, 3, j->now_ms);
     int rc = db_run(db, st, err);
-    if (rc == 0 && is_warn)
+    if (rc == 0 && is_warn && !breach_armed(db, request_id, ref))
         rc = job_timer_add(j, "sla_breach", request_id, 0, ref, c.due_at_ms, err);
     if (rc == 0)
         rc = job_event(j, is_warn ? "sla.warning" : "sla.breached", request_id, ri.customer_id, 0,
