@@ -223,22 +223,6 @@ int api_surveys_invite(struct http_request *req, struct http_response *resp)
 
 /* ---- the invitations of a survey ------------------------------------------------ */
 
-static void set_time(json_t *o, const char *key, int64_t ms, bool is_set)
-{
-    if (!is_set) {
-        json_object_set_new(o, key, json_null());
-        return;
-    }
-    char t[40];
-    time_format_rfc3339(ms, t, sizeof t);
-    json_object_set_new(o, key, json_string(t));
-}
-
-static void set_text(json_t *o, const char *key, const char *s)
-{
-    json_object_set_new(o, key, s ? json_string(s) : json_null());
-}
-
 /*
  * GET /api/v1/surveys/{id}/invitations?status=&limit=&cursor= - who was
  * asked, through which channel, whether the message reached them (the
@@ -304,18 +288,18 @@ int api_surveys_invitations(struct http_request *req, struct http_response *resp
             json_object_set_new(o, ids[k], db_col_is_null(st, 4 + k)
                                                ? json_null()
                                                : json_integer(db_col_i64(st, 4 + k)));
-        set_text(o, "store", db_col_is_null(st, 7) ? NULL : db_col_text(st, 7));
+        json_set_str_or_null(o, "store", db_col_is_null(st, 7) ? NULL : db_col_text(st, 7));
         if (is_enps)
-            set_text(o, "department", db_col_is_null(st, 8) ? NULL : db_col_text(st, 8));
-        set_time(o, "created_at", db_col_i64(st, 9), true);
-        set_time(o, "expires_at", db_col_i64(st, 10), true);
-        set_time(o, "answered_at", db_col_i64(st, 11), !db_col_is_null(st, 11));
+            json_set_str_or_null(o, "department", db_col_is_null(st, 8) ? NULL : db_col_text(st, 8));
+        json_set_time_or_null(o, "created_at", db_col_i64(st, 9));
+        json_set_time_or_null(o, "expires_at", db_col_i64(st, 10));
+        json_set_time_or_null(o, "answered_at", db_col_i64(st, 11));
         /* The message's own fate: queued, sent, delivered, read, failed... */
-        set_text(o, "delivery", db_col_is_null(st, 13) ? NULL : db_col_text(st, 13));
+        json_set_str_or_null(o, "delivery", db_col_is_null(st, 13) ? NULL : db_col_text(st, 13));
         const char *why = !db_col_is_null(st, 12)   ? db_col_text(st, 12)
                           : !db_col_is_null(st, 14) ? db_col_text(st, 14)
                                                     : NULL;
-        set_text(o, "delivery_error", why);
+        json_set_str_or_null(o, "delivery_error", why);
         json_array_append_new(items, o);
     }
     sqlite3_reset(st);

@@ -17,17 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void set_time(json_t *o, const char *key, int64_t ms)
-{
-    if (ms == 0) {
-        json_object_set_new(o, key, json_null());
-        return;
-    }
-    char t[40];
-    time_format_rfc3339(ms, t, sizeof t);
-    json_object_set_new(o, key, json_string(t));
-}
-
 static json_t *clock_json(struct rules *R, struct db *r, sqlite3_stmt *st, int64_t request_id,
                           int64_t now)
 {
@@ -41,13 +30,13 @@ static json_t *clock_json(struct rules *R, struct db *r, sqlite3_stmt *st, int64
                           "target_s", (json_int_t)(target / 1000));
     json_object_set_new(o, "outcome", db_col_is_null(st, 11) ? json_null()
                                                              : json_string(db_col_text(st, 11)));
-    set_time(o, "started_at", started);
-    set_time(o, "due_at", due);
-    set_time(o, "warn_at", db_col_i64(st, 7));
-    set_time(o, "paused_at", paused);
-    set_time(o, "stopped_at", stopped);
-    set_time(o, "warned_at", db_col_i64(st, 12));
-    set_time(o, "breached_at", db_col_i64(st, 13));
+    json_set_time_or_null(o, "started_at", started);
+    json_set_time_or_null(o, "due_at", due);
+    json_set_time_or_null(o, "warn_at", db_col_i64(st, 7));
+    json_set_time_or_null(o, "paused_at", paused);
+    json_set_time_or_null(o, "stopped_at", stopped);
+    json_set_time_or_null(o, "warned_at", db_col_i64(st, 12));
+    json_set_time_or_null(o, "breached_at", db_col_i64(st, 13));
     const struct calendar *cal = sla_calendar(R, r, cal_code, zone);
     if (cal) {
         char local[48];
@@ -113,11 +102,11 @@ int rules_api_request_sla(struct http_request *req, struct http_response *resp)
         esc = json_pack("{s:s, s:I, s:I, s:s?, s:s?}", "level", db_col_text(st, 0), "level_index",
                         (json_int_t)db_col_i64(st, 1), "speedup", (json_int_t)db_col_i64(st, 2),
                         "confirmed_by", db_col_text(st, 7), "stop_reason", db_col_text(st, 9));
-        set_time(esc, "started_at", db_col_i64(st, 3));
-        set_time(esc, "level_at", db_col_i64(st, 4));
-        set_time(esc, "next_at", db_col_i64(st, 5));
-        set_time(esc, "confirmed_at", db_col_i64(st, 6));
-        set_time(esc, "stopped_at", db_col_i64(st, 8));
+        json_set_time_or_null(esc, "started_at", db_col_i64(st, 3));
+        json_set_time_or_null(esc, "level_at", db_col_i64(st, 4));
+        json_set_time_or_null(esc, "next_at", db_col_i64(st, 5));
+        json_set_time_or_null(esc, "confirmed_at", db_col_i64(st, 6));
+        json_set_time_or_null(esc, "stopped_at", db_col_i64(st, 8));
     }
     sqlite3_reset(st);
     store_reader_done(req->app->store, r);

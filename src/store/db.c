@@ -149,10 +149,11 @@ static void cache_put(struct db *db, const char *sql, sqlite3_stmt *st)
 static char *sqlite_dialect(const char *sql)
 {
     const char *rest = sql, *head = "";
-    if (strstr(sql, "ON CONFLICT") == NULL && strncmp(sql, "INSERT INTO ", 12) == 0) {
+    bool is_upsert = strstr(sql, "ON CONFLICT") != NULL;
+    if (!is_upsert && strncmp(sql, "INSERT INTO ", 12) == 0) {
         head = "INSERT OR FAIL INTO ";
         rest = sql + 12;
-    } else if (strstr(sql, "ON CONFLICT") == NULL && strncmp(sql, "UPDATE ", 7) == 0) {
+    } else if (!is_upsert && strncmp(sql, "UPDATE ", 7) == 0) {
         head = "UPDATE OR FAIL ";
         rest = sql + 7;
     }

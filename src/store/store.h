@@ -118,6 +118,11 @@ int64_t store_consumer_position(struct db *db, const char *name);
  */
 json_t *store_consumers_lag(struct db *r, int64_t last_event_id);
 
+/* Set key to s, or to null when s is NULL. */
+void json_set_str_or_null(json_t *obj, const char *key, const char *s);
+/* Set key to the RFC 3339 time of ms, or to null when ms is 0 (never set). */
+void json_set_time_or_null(json_t *obj, const char *key, int64_t ms);
+
 /* Save it, inside a job, so that it moves with the consumer's own writes. */
 int store_consumer_save(struct store_tx *tx, const char *name, int64_t last_event_id,
                         struct err_info *err);

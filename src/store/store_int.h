@@ -100,9 +100,6 @@ int64_t customer_by_identity(struct db *db, const char *kind, const char *value)
 /* Current time for writes inside a job. */
 int64_t tx_now_ms(void);
 
-/* Append a JSON value to a jansson object only when non-NULL/non-zero. */
-void json_set_str_or_null(json_t *obj, const char *key, const char *s);
-void json_set_time_or_null(json_t *obj, const char *key, int64_t ms);
 /* Scope clause check: may sf see a request of this store? */
 bool scope_allows_store(struct db *db, const struct scope_filter *sf, int64_t store_id);
 
