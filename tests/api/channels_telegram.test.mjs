@@ -5,8 +5,7 @@
 // rotation without restart, and no duplicate send after a crash.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { api, login, prepareDb, removeDir, startServer, tempDir } from './helpers.mjs';
+import { api, login, postOversized, prepareDb, removeDir, startServer, tempDir } from './helpers.mjs';
 import { startPlatformFake } from './fakes/platform.mjs';
 import { addChannel, fixture, getRequest, hook, outboxOf, waitFor, waitRequests } from './fakes/channels.mjs';
 
@@ -32,18 +31,6 @@ after(async () => {
   await fake?.stop();
   removeDir(dir);
 });
-
-/* POST a body the server may refuse before reading it all: the status, even if the upload is cut. */
-function postEarlyAnswer(url, body, headers) {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { ...headers, 'Content-Length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.on('error', (e) => setTimeout(() => reject(e), 200)); // a response may still win the race
-    req.end(body);
-  });
-}
 
 async function reply(id, text) {
   const r = await api(server.base, 'POST', `/api/v1/requests/${id}/messages`,
@@ -85,8 +72,11 @@ test('a wrong or missing secret token is refused and nothing is written', async 
 test('malformed JSON is a 400, an oversized body a 413, unknown updates are acknowledged', async () => {
   const bad = await hook(server.base, path, '{"update_id": 1, "message": {', headers());
   assert.equal(bad.status, 400);
-  const huge = await postEarlyAnswer(server.base + path, `{"update_id":1,"message":{"text":"${'я'.repeat(700000)}"}}`, headers());
-  assert.equal(huge, 413);
+  for (const announced of [true, false]) {
+    const huge = await postOversized(server.base, path, headers(), 1400000, { announced });
+    assert.equal(huge.status, 413, `announced ${announced}`);
+    assert.equal(huge.body.error.code, 'too_big');
+  }
   for (const f of ['my_chat_member.json', 'callback_query.json']) {
     const r = await hook(server.base, path, fixture(`telegram/${f}`), headers());
     assert.equal(r.status, 200, f);

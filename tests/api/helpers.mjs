@@ -127,3 +127,49 @@ export async function login(base, loginName, password = 'demo') {
   const cookie = setCookie.split(';')[0];
   return { cookie, csrf: body.csrf_token, me: body, setCookie };
 }
+
+/**
+ * POST a body larger than the server takes; returns {status, body}.
+ * announced: the Content-Length says so and only the headers and a first
+ * headers are sent, then the answer is read: the server refuses before the
+ * body, and a client that kept writing would race the closing socket.
+ * Otherwise the body goes chunked, without a length, and is sent whole.
+ */
+export async function postOversized(base, path, headers, bytes, { announced = true } = {}) {
+  const { connect } = await import('node:net');
+  const { request } = await import('node:http');
+  const url = new URL(path, base);
+  if (!announced) {
+    return new Promise((resolveP, reject) => {
+      const req = request(url, { method: 'POST', headers }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => resolveP({ status: res.statusCode, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      const piece = Buffer.alloc(64 * 1024, 0x78);
+      for (let sent = 0; sent < bytes; sent += piece.length) req.write(piece);
+      req.end();
+    });
+  }
+  return new Promise((resolveP, reject) => {
+    const sock = connect(Number(url.port), url.hostname);
+    const chunks = [];
+    sock.setTimeout(10000, () => sock.destroy(new Error('no answer to an oversized body')));
+    sock.on('error', reject);
+    sock.on('data', (d) => chunks.push(d));
+    sock.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]);
+      let body = null;
+      try { body = JSON.parse(text.slice(split + 4)); } catch { body = text.slice(split + 4); }
+      resolveP({ status, body });
+    });
+    const lines = [`POST ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`,
+      `Content-Length: ${bytes}`, 'Connection: close'];
+    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+    sock.write(lines.join('\r\n') + '\r\n\r\n');
+  });
+}
