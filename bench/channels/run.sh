@@ -82,10 +82,6 @@ stop_server
 
 echo
 echo "== 3. e-mail parsing (GMime) =="
-OBJS=$(ls build/rel/*/*.o | grep -v '/main.o$')
-cc -std=c17 -D_GNU_SOURCE -O2 -Isrc $(pkg-config --cflags gmime-3.0 jansson libcurl) -o "$W/mail_bench" \
-  bench/channels/mail_bench.c $OBJS \
-  $(pkg-config --libs libmicrohttpd jansson sqlite3 libsodium libutf8proc libcurl gmime-3.0 libqrencode libpng) \
-  -lstemmer -llinear -lm -pthread
+make -s build/bench/channels/mail_bench
 echo "command: mail_bench 20000"
-"$W/mail_bench" 20000
+build/bench/channels/mail_bench 20000

@@ -373,7 +373,7 @@ int http_start(const struct route *routes, struct app *app, const struct http_op
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
         opt->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)2 * 1024 * 1024,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
     if (srv->d == NULL) {
         close(srv->fd);
         free(srv);
