@@ -32,6 +32,7 @@ struct http_request {
     const char *params[4];     /* path parameters, in pattern order ({id}) */
     struct buf body;           /* the request body (capped) */
     bool is_body_too_big;
+    unsigned long long n_dropped; /* bytes of an oversized body read and dropped */
     struct arena arena;        /* per-request memory */
     struct principal who;      /* valid when is_authenticated */
     bool is_authenticated;

@@ -214,6 +214,24 @@ static void dispatch(struct http_server *srv, struct http_request *req,
                      err_set(&req->err, ERR_TOOBIG, "", "the response is too large"));
 }
 
+/* The most of an oversized body read and dropped before the 413. */
+#define DISCARD_MAX ((unsigned long long)16 * 1024 * 1024)
+
+/* Answer an oversized body before it is read (the connection closes after). */
+static enum MHD_Result refuse_now(struct http_server *srv, struct MHD_Connection *conn,
+                                  struct http_request *req)
+{
+    struct http_response resp = {0};
+    buf_init(&resp.body, 0);
+    log_set_request_id(req->id);
+    dispatch(srv, req, &resp);
+    enum MHD_Result r = queue(conn, req, &resp);
+    buf_free(&resp.body);
+    req->is_responded = true;
+    log_set_request_id(0);
+    return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -237,28 +255,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t max = req->route && req->route->max_body ? req->route->max_body : srv->opt.max_body;
         buf_init(&req->body, max);
         *con_cls = req;
-        /* Refuse an announced oversized body before reading it. */
+        /* An announced oversized body is refused once read and dropped, so a
+         * client that writes it whole still reads the 413 (closing on unread
+         * data resets the connection); one past DISCARD_MAX is refused at once. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl != NULL && strtoull(cl, NULL, 10) > max) {
+        unsigned long long announced = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+        if (announced > max)
             req->is_body_too_big = true;
-            struct http_response resp = {0};
-            buf_init(&resp.body, 0);
-            log_set_request_id(req->id);
-            dispatch(srv, req, &resp);
-            enum MHD_Result r = queue(conn, req, &resp);
-            buf_free(&resp.body);
-            req->is_responded = true;
-            return r;
-        }
+        if (announced > DISCARD_MAX && req->is_body_too_big)
+            return refuse_now(srv, conn, req);
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
-        if (!req->is_responded && !req->is_body_too_big) {
+        if (req->is_responded) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        if (!req->is_body_too_big) {
             buf_put(&req->body, upload_data, *upload_data_size);
             if (buf_error(&req->body) != 0)
                 req->is_body_too_big = true;
+        } else {
+            req->n_dropped += *upload_data_size;
         }
         *upload_data_size = 0;
+        /* A body without a length that goes on past DISCARD_MAX: refuse now. */
+        if (req->n_dropped > DISCARD_MAX)
+            return refuse_now(srv, conn, req);
         return MHD_YES;
     }
     if (req->is_responded)

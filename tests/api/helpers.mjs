@@ -130,18 +130,18 @@ export async function login(base, loginName, password = 'demo') {
 
 /**
  * POST a body larger than the server takes; returns {status, body}.
- * announced: the Content-Length says so and only the headers and a first
- * headers are sent, then the answer is read: the server refuses before the
- * body, and a client that kept writing would race the closing socket.
- * Otherwise the body goes chunked, without a length, and is sent whole.
+ * how: 'whole' sends it with its Content-Length, 'chunked' without a
+ * length, 'headers' announces the length but sends only the headers (the
+ * server must answer without waiting for a body it will not take).
  */
-export async function postOversized(base, path, headers, bytes, { announced = true } = {}) {
+export async function postOversized(base, path, headers, bytes, how) {
   const { connect } = await import('node:net');
   const { request } = await import('node:http');
   const url = new URL(path, base);
-  if (!announced) {
+  if (how !== 'headers') {
     return new Promise((resolveP, reject) => {
-      const req = request(url, { method: 'POST', headers }, (res) => {
+      const h = how === 'whole' ? { ...headers, 'Content-Length': bytes } : headers;
+      const req = request(url, { method: 'POST', headers: h }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d) => { text += d; });
@@ -149,7 +149,9 @@ export async function postOversized(base, path, headers, bytes, { announced = tr
       });
       req.on('error', reject);
       const piece = Buffer.alloc(64 * 1024, 0x78);
-      for (let sent = 0; sent < bytes; sent += piece.length) req.write(piece);
+      let sent = 0;
+      for (; sent + piece.length <= bytes; sent += piece.length) req.write(piece);
+      if (sent < bytes) req.write(piece.subarray(0, bytes - sent));
       req.end();
     });
   }
