@@ -217,12 +217,13 @@ static void dispatch(struct http_server *srv, struct http_request *req,
 /* The most of an oversized body read and dropped before the 413. */
 #define DISCARD_MAX ((unsigned long long)16 * 1024 * 1024)
 
-/* Answer an oversized body before it is read (the connection closes after). */
-static enum MHD_Result refuse_now(struct http_server *srv, struct MHD_Connection *conn,
-                                  struct http_request *req)
+/* Run the handler and queue its answer (for an oversized body, before the body
+ * is read: the connection closes after it). */
+static enum MHD_Result respond(struct http_server *srv, struct MHD_Connection *conn,
+                               struct http_request *req)
 {
     struct http_response resp = {0};
-    buf_init(&resp.body, 0);
+    buf_init(&resp.body, 256 * 1024 * 1024);
     log_set_request_id(req->id);
     dispatch(srv, req, &resp);
     enum MHD_Result r = queue(conn, req, &resp);
@@ -263,7 +264,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (announced > max)
             req->is_body_too_big = true;
         if (announced > DISCARD_MAX && req->is_body_too_big)
-            return refuse_now(srv, conn, req);
+            return respond(srv, conn, req);
         return MHD_YES;
     }
     if (*upload_data_size != 0) {
@@ -281,20 +282,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         /* A body without a length that goes on past DISCARD_MAX: refuse now. */
         if (req->n_dropped > DISCARD_MAX)
-            return refuse_now(srv, conn, req);
+            return respond(srv, conn, req);
         return MHD_YES;
     }
     if (req->is_responded)
         return MHD_YES;
-    log_set_request_id(req->id);
-    struct http_response resp = {0};
-    buf_init(&resp.body, 256 * 1024 * 1024);
-    dispatch(srv, req, &resp);
-    enum MHD_Result r = queue(conn, req, &resp);
-    buf_free(&resp.body);
-    req->is_responded = true;
-    log_set_request_id(0);
-    return r;
+    return respond(srv, conn, req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
