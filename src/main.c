@@ -60,6 +60,27 @@ static bool wants_help(int argc, char **argv)
     return false;
 }
 
+/*
+ * "otklik CMD SUB ...": -1 with argc/argv moved past SUB, or the exit status
+ * when help was asked for (0) or SUB is missing or wrong (2).
+ */
+static int subcommand(int *argc, char ***argv, const char *cmd, const char *sub,
+                      const char *usage)
+{
+    bool ok = *argc >= 2 && strcmp((*argv)[1], sub) == 0;
+    if (wants_help(*argc, *argv)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "otklik %s: expected '%s' (see otklik %s --help)\n", cmd, sub, cmd);
+        return 2;
+    }
+    (*argc)--;
+    (*argv)++;
+    return -1;
+}
+
 /* Parse --name value / --name=value / --switch; 2 (usage) on anything unknown. */
 static int parse_flags(const char *cmd, int argc, char **argv, struct flag *flags, int n_flags,
                        struct config *cfg)
@@ -470,20 +491,12 @@ static int check_role(const char *cmd, const char *role, bool allow_integration)
 
 static int cmd_user(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "add") != 0) {
-        if (wants_help(argc, argv)) {
-            printf("usage: otklik user add --db FILE --login L --role R [--store CODE|--region R]\n"
-                   "                       [--name NAME] [--skills a,b]\n\n"
-                   "Creates a user; the password (8 characters at least) is read from stdin.\n");
-            return 0;
-        }
-        fprintf(stderr, "otklik user: expected 'add' (see otklik user --help)\n");
-        return 2;
-    }
-    argc--;
-    argv++;
-    if (wants_help(argc, argv))
-        return cmd_user(2, (char *[]){"user", "--help", NULL});
+    int sub = subcommand(&argc, &argv, "user", "add",
+                         "usage: otklik user add --db FILE --login L --role R [--store CODE|--region R]\n"
+                         "                       [--name NAME] [--skills a,b]\n\n"
+                         "Creates a user; the password (8 characters at least) is read from stdin.\n");
+    if (sub >= 0)
+        return sub;
     struct flag flags[] = {{"db", true, NULL},    {"login", true, NULL}, {"role", true, NULL},
                            {"store", true, NULL}, {"region", true, NULL}, {"name", true, NULL},
                            {"skills", true, NULL}};
@@ -558,21 +571,13 @@ static int job_token_add(struct store_tx *tx, void *arg, struct err_info *err)
 
 static int cmd_token(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "create") != 0) {
-        if (wants_help(argc, argv)) {
-            printf("usage: otklik token create --db FILE --name NAME --role ROLE\n"
-                   "                           [--store CODE] [--region R]\n\n"
-                   "Creates an API token and prints it once; only its hash is stored.\n"
-                   "Roles: the user roles, and integration (intake, import, orders, lookup).\n");
-            return 0;
-        }
-        fprintf(stderr, "otklik token: expected 'create' (see otklik token --help)\n");
-        return 2;
-    }
-    argc--;
-    argv++;
-    if (wants_help(argc, argv))
-        return cmd_token(2, (char *[]){"token", "--help", NULL});
+    int sub = subcommand(&argc, &argv, "token", "create",
+                         "usage: otklik token create --db FILE --name NAME --role ROLE\n"
+                         "                           [--store CODE] [--region R]\n\n"
+                         "Creates an API token and prints it once; only its hash is stored.\n"
+                         "Roles: the user roles, and integration (intake, import, orders, lookup).\n");
+    if (sub >= 0)
+        return sub;
     struct flag flags[] = {{"db", true, NULL},    {"name", true, NULL}, {"role", true, NULL},
                            {"store", true, NULL}, {"region", true, NULL}};
     int rc = parse_flags("token create", argc, argv, flags, 5, NULL);
