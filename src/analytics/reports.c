@@ -107,12 +107,10 @@ static void sums_by_bucket(struct db *r, const struct rfilter *f, struct kmap *m
 int api_reports_sla(struct http_request *req, struct http_response *resp)
 {
     struct rfilter f;
-    struct db *r = store_reader(req->app->store);
-    int rc = report_filter_parse(req, r, F_CHANNEL | F_TOPIC | F_OPERATOR, &f);
-    if (rc != 0) {
-        store_reader_done(req->app->store, r);
+    int rc;
+    struct db *r = report_begin(req, F_CHANNEL | F_TOPIC | F_OPERATOR, &f, &rc);
+    if (r == NULL)
         return rc;
-    }
     struct kmap m;
     kmap_init(&m, N_MEASURES, 64);
     int64_t total[N_MEASURES] = {0};
@@ -145,12 +143,10 @@ int api_reports_sla(struct http_request *req, struct http_response *resp)
 int api_reports_volumes(struct http_request *req, struct http_response *resp)
 {
     struct rfilter f;
-    struct db *r = store_reader(req->app->store);
-    int rc = report_filter_parse(req, r, F_CHANNEL | F_TOPIC, &f);
-    if (rc != 0) {
-        store_reader_done(req->app->store, r);
+    int rc;
+    struct db *r = report_begin(req, F_CHANNEL | F_TOPIC, &f, &rc);
+    if (r == NULL)
         return rc;
-    }
     unsigned dims = f.topic ? D_CHANNEL | D_TOPIC : D_CHANNEL;
     struct buf sql;
     buf_init(&sql, 0);
@@ -238,12 +234,10 @@ static void topic_sums(struct db *r, const struct rfilter *f, int64_t (*v)[3])
 int api_reports_reasons(struct http_request *req, struct http_response *resp)
 {
     struct rfilter f;
-    struct db *r = store_reader(req->app->store);
-    int rc = report_filter_parse(req, r, F_CHANNEL | F_TOPIC, &f);
-    if (rc != 0) {
-        store_reader_done(req->app->store, r);
+    int rc;
+    struct db *r = report_begin(req, F_CHANNEL | F_TOPIC, &f, &rc);
+    if (r == NULL)
         return rc;
-    }
     enum { NT = 32 };
     int64_t cur[NT][3] = {{0}}, prev[NT][3] = {{0}};
     topic_sums(r, &f, cur);
@@ -286,12 +280,10 @@ int api_reports_reasons(struct http_request *req, struct http_response *resp)
 int api_reports_operators(struct http_request *req, struct http_response *resp)
 {
     struct rfilter f;
-    struct db *r = store_reader(req->app->store);
-    int rc = report_filter_parse(req, r, F_OPERATOR, &f);
-    if (rc != 0) {
-        store_reader_done(req->app->store, r);
+    int rc;
+    struct db *r = report_begin(req, F_OPERATOR, &f, &rc);
+    if (r == NULL)
         return rc;
-    }
     struct buf sql;
     buf_init(&sql, 0);
     buf_puts(&sql, "SELECT o.operator_id, coalesce(u.name, ''), coalesce(u.login, ''), " SUMS

@@ -27,14 +27,14 @@ struct rfilter {
 };
 
 /*
- * Read the query's filters: from/to (YYYY-MM-DD, default the last 30 days),
- * store (code), region, channel, topic, operator (user id), bucket
- * (day|week|month; default day up to 31 days, else week), format (json|csv).
- * Filters outside `allowed` are refused; the caller's scope narrows store
- * and region (asking for another store is ERR_FORBIDDEN).
+ * Borrow a reader and read the query's filters into f: from/to (YYYY-MM-DD,
+ * default the last 30 days), store (code), region, channel, topic, operator
+ * (user id), bucket (day|week|month; default day up to 31 days, else week),
+ * format (json|csv).  Filters outside `allowed` are refused; the caller's
+ * scope narrows store and region (asking for another store is
+ * ERR_FORBIDDEN).  Returns the reader, or NULL with *rc set (reader given back).
  */
-int report_filter_parse(struct http_request *req, struct db *r, unsigned allowed,
-                        struct rfilter *f);
+struct db *report_begin(struct http_request *req, unsigned allowed, struct rfilter *f, int *rc);
 
 /* Column sets of rollup tables, for report_where(). */
 enum { D_CHANNEL = 1, D_TOPIC = 2, D_OPERATOR = 4 };

@@ -48,8 +48,8 @@ static int parse_day(const char *s, int64_t *out)
     return ERR_INVALID;
 }
 
-int report_filter_parse(struct http_request *req, struct db *r, unsigned allowed,
-                        struct rfilter *f)
+static int report_filter_parse(struct http_request *req, struct db *r, unsigned allowed,
+                               struct rfilter *f)
 {
     memset(f, 0, sizeof *f);
     struct err_info *err = &req->err;
@@ -124,6 +124,16 @@ int report_filter_parse(struct http_request *req, struct db *r, unsigned allowed
         f->region = sf->region ? sf->region : "";
     }
     return 0;
+}
+
+struct db *report_begin(struct http_request *req, unsigned allowed, struct rfilter *f, int *rc)
+{
+    struct db *r = store_reader(req->app->store);
+    if ((*rc = report_filter_parse(req, r, allowed, f)) != 0) {
+        store_reader_done(req->app->store, r);
+        return NULL;
+    }
+    return r;
 }
 
 void report_where(struct buf *sql, const struct rfilter *f, unsigned dims)

@@ -106,12 +106,10 @@ static int cmp_u64(const void *a, const void *b)
 int api_reports_surveys(struct http_request *req, struct http_response *resp)
 {
     struct rfilter f;
-    struct db *r = store_reader(req->app->store);
-    int rc = report_filter_parse(req, r, F_CHANNEL, &f);
-    if (rc != 0) {
-        store_reader_done(req->app->store, r);
+    int rc;
+    struct db *r = report_begin(req, F_CHANNEL, &f, &rc);
+    if (r == NULL)
         return rc;
-    }
     struct kmap m, tot;
     kmap_init(&m, N_SMEASURES, 256);
     kmap_init(&tot, N_SMEASURES, 8);
@@ -171,12 +169,10 @@ static void matrix_sums(struct db *r, const struct rfilter *f, int64_t (*v)[2])
 int api_reports_matrix(struct http_request *req, struct http_response *resp)
 {
     struct rfilter f;
-    struct db *r = store_reader(req->app->store);
-    int rc = report_filter_parse(req, r, 0, &f);
-    if (rc != 0) {
-        store_reader_done(req->app->store, r);
+    int rc;
+    struct db *r = report_begin(req, 0, &f, &rc);
+    if (r == NULL)
         return rc;
-    }
     enum { NR = 32 };
     int64_t cur[NR][2] = {{0}}, prev[NR][2] = {{0}};
     matrix_sums(r, &f, cur);
@@ -215,12 +211,10 @@ int api_reports_matrix(struct http_request *req, struct http_response *resp)
 int api_reports_alerts(struct http_request *req, struct http_response *resp)
 {
     struct rfilter f;
-    struct db *r = store_reader(req->app->store);
-    int rc = report_filter_parse(req, r, F_TOPIC, &f);
-    if (rc != 0) {
-        store_reader_done(req->app->store, r);
+    int rc;
+    struct db *r = report_begin(req, F_TOPIC, &f, &rc);
+    if (r == NULL)
         return rc;
-    }
     /* A store's alerts belong to it; region alerts to the region; chain alerts to everyone
      * who sees everything. */
     struct buf sql;
@@ -266,12 +260,10 @@ int api_reports_alerts(struct http_request *req, struct http_response *resp)
 int api_reports_overview(struct http_request *req, struct http_response *resp)
 {
     struct rfilter f;
-    struct db *r = store_reader(req->app->store);
-    int rc = report_filter_parse(req, r, F_CHANNEL, &f);
-    if (rc != 0) {
-        store_reader_done(req->app->store, r);
+    int rc;
+    struct db *r = report_begin(req, F_CHANNEL, &f, &rc);
+    if (r == NULL)
         return rc;
-    }
     struct kmap tot;
     kmap_init(&tot, N_SMEASURES, 8);
     survey_sums(r, &f, NULL, &tot);
