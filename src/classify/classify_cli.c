@@ -234,6 +234,24 @@ static int cmd_eval(int argc, char **argv)
     return rc ? fail("eval", &err) : 0;
 }
 
+/* A command that takes only --model: help, options, the model opened into *c.
+ * -1 to go on, or the exit status. */
+static int model_command(const char *name, const char *help, int argc, char **argv,
+                         struct classifier **c)
+{
+    if (wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    const char *model = NULL;
+    struct opt_spec specs[] = {{"--model", true, &model}, {NULL, false, NULL}};
+    if (parse_opts(name, argc, argv, specs))
+        return EXIT_USAGE;
+    if (!model)
+        return missing(name, "--model");
+    return open_model(name, model, c) ? 1 : -1;
+}
+
 /* ---- predict ---------------------------------------------------------------- */
 
 static const char predict_help[] =
@@ -243,19 +261,10 @@ static const char predict_help[] =
 
 static int cmd_predict(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        fputs(predict_help, stdout);
-        return 0;
-    }
-    const char *model = NULL;
-    struct opt_spec specs[] = {{"--model", true, &model}, {NULL, false, NULL}};
-    if (parse_opts("predict", argc, argv, specs))
-        return EXIT_USAGE;
-    if (!model)
-        return missing("predict", "--model");
     struct classifier *c;
-    if (open_model("predict", model, &c))
-        return 1;
+    int rc = model_command("predict", predict_help, argc, argv, &c);
+    if (rc >= 0)
+        return rc;
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -280,19 +289,10 @@ static const char info_help[] = "usage: otklik classify info --model MODEL.bin\n
 
 static int cmd_info(int argc, char **argv)
 {
-    if (wants_help(argc, argv)) {
-        fputs(info_help, stdout);
-        return 0;
-    }
-    const char *model = NULL;
-    struct opt_spec specs[] = {{"--model", true, &model}, {NULL, false, NULL}};
-    if (parse_opts("info", argc, argv, specs))
-        return EXIT_USAGE;
-    if (!model)
-        return missing("info", "--model");
     struct classifier *c;
-    if (open_model("info", model, &c))
-        return 1;
+    int rc = model_command("info", info_help, argc, argv, &c);
+    if (rc >= 0)
+        return rc;
     struct classifier_summary s;
     classifier_describe(c, &s);
     char when[40];
