@@ -233,6 +233,7 @@ static int cmd_serve(int argc, char **argv)
         .listen = cfg.listen,
         .max_body = (size_t)cfg.max_body_bytes,
         .max_connections = (unsigned)cfg.max_connections,
+        .event_threads = (unsigned)cfg.http_threads,
         .session_ttl_s = cfg.session_ttl_s,
         .cookie_secure = cfg.cookie_secure,
         .login_attempts_per_min = (int)cfg.login_attempts_per_min,

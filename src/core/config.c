@@ -43,6 +43,7 @@ static const struct option_def options[] = {
     INT_OPT(max_body_bytes, "1048576", 1024, 67108864, "largest API request body, bytes"),
     INT_OPT(import_max_bytes, "536870912", 1024, 4294967296, "largest bulk import body, bytes"),
     INT_OPT(max_connections, "2048", 16, 65536, "open HTTP connections at most"),
+    INT_OPT(http_threads, "0", 0, 256, "HTTP event-loop threads (0: one per CPU)"),
     INT_OPT(readers, "4", 1, 64, "read-only database connections (each caches 16 MiB of pages)"),
     INT_OPT(session_ttl_s, "43200", 60, 2592000, "how long a browser login lasts, seconds"),
     INT_OPT(login_attempts_per_min, "20", 1, 100000,

@@ -1,8 +1,10 @@
 /*
- * http.h - the HTTP server: libmicrohttpd with a thread per connection
- * (so a handler may block on the group commit or on the live stream), a
- * route table, capped request bodies, one place that renders errors, and
- * authentication by API token or session cookie with CSRF protection.
+ * http.h - the HTTP server: libmicrohttpd's event loops (epoll, a thread per
+ * CPU) answer quick routes themselves and hand every other handler to a
+ * pool of threads, where it may block (on the group commit, a slow report,
+ * the live stream); a route table, capped request bodies, one place that
+ * renders errors, and authentication by API token or session cookie with
+ * CSRF protection.
  *
  * A handler gets the parsed request and fills the response; it returns 0
  * or an ERR_* code with details in req->err, and the server renders the
@@ -44,10 +46,11 @@ struct http_request {
     struct store *srv_store;    /* the server's store (for authentication) */
     bool route_method_mismatch; /* the path exists under another method */
     bool is_responded;
+    struct http_deferred *deferred; /* while the handler runs on the pool */
 };
 
-/* A streaming body: called for more bytes; returns bytes written, 0 is not allowed,
- * -1 ends the stream.  May block (thread per connection). */
+/* A streaming body: called for more bytes; returns bytes written, 0 or -1
+ * ends the stream.  May block: it runs on a pool thread. */
 typedef ssize_t (*http_stream_fn)(void *ctx, char *buf, size_t max);
 
 struct http_response {
@@ -69,6 +72,7 @@ struct route {
     http_handler fn;
     unsigned perm;       /* enum perm bits required; 0 means public */
     size_t max_body;     /* body limit, 0: the configured default */
+    bool is_quick;       /* a bounded read that never waits: answered on the event loop */
 };
 
 struct http_options {
@@ -76,6 +80,7 @@ struct http_options {
     const char *listen;      /* "HOST:PORT" */
     size_t max_body;         /* default body limit, bytes */
     unsigned max_connections;
+    unsigned event_threads;  /* event-loop threads, 0: one per CPU */
     int64_t session_ttl_s;
     bool cookie_secure;
     int login_attempts_per_min;

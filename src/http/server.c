@@ -3,9 +3,13 @@
  * collects a capped body, routes, authenticates and calls the handler, and
  * the one renderer of error bodies.
  *
- * MHD runs a thread per connection.  That lets handlers block on the
- * writer's group commit (many connections waiting at once is what makes the
- * batches large) and lets the live stream wait on the event hub.
+ * MHD runs a small pool of event-loop threads (epoll, one per CPU by
+ * default).  A route marked quick (a bounded read that never waits) is
+ * answered on the loop itself: no thread switch per request.  Every other
+ * handler may wait (on the writer's group commit, where many requests
+ * waiting at once is what makes the batches large; on a slow report; on the
+ * live stream), so its connection is suspended and the handler runs on the
+ * pool in pool.c, which resumes the connection with the answer.
  */
 #include "http/http_int.h"
 
@@ -18,6 +22,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +36,16 @@ struct http_server {
     const struct route *routes;
     struct app *app;
     struct http_options opt;
+    struct http_pool *pool;
+    pthread_mutex_t mu;  /* orders deferring against stopping */
+    atomic_bool is_stopping;
+};
+
+/* A request handled on the pool: its answer waits here for the resume. */
+struct http_deferred {
+    struct http_job job; /* first: the job is the deferred request */
+    struct http_request *req;
+    struct http_response resp;
 };
 
 static _Atomic uint64_t next_request_id;
@@ -126,7 +141,8 @@ static enum MHD_Result queue(struct MHD_Connection *conn, struct http_request *r
     if (resp->stream) {
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8192,
                                               (MHD_ContentReaderCallback)http_stream_adapter,
-                                              http_stream_box(resp), http_stream_box_free);
+                                              http_stream_box(req->srv, conn, resp),
+                                              http_stream_box_free);
     } else {
         size_t len;
         char *data = buf_steal(&resp->body, &len);
@@ -233,6 +249,61 @@ static enum MHD_Result respond(struct http_server *srv, struct MHD_Connection *c
     return r;
 }
 
+bool http_is_stopping(struct http_server *srv)
+{
+    return atomic_load_explicit(&srv->is_stopping, memory_order_relaxed);
+}
+
+bool http_defer(struct http_server *srv, struct MHD_Connection *conn, struct http_job *job)
+{
+    pthread_mutex_lock(&srv->mu);
+    bool ok = !atomic_load(&srv->is_stopping);
+    if (ok) {
+        MHD_suspend_connection(conn);
+        http_pool_submit(srv->pool, job);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return ok;
+}
+
+/* On a pool thread: run the handler, then hand the connection back to the loop. */
+static void run_deferred(struct http_job *job)
+{
+    struct http_deferred *d = (struct http_deferred *)job;
+    struct http_request *req = d->req;
+    log_set_request_id(req->id);
+    dispatch(req->srv, req, &d->resp);
+    log_set_request_id(0);
+    MHD_resume_connection(req->conn); /* the loop calls on_request again: the answer is ready */
+}
+
+static void deferred_free(struct http_deferred *d)
+{
+    if (d->resp.stream && d->resp.stream_free)
+        d->resp.stream_free(d->resp.stream_ctx); /* never handed to MHD */
+    buf_free(&d->resp.body);
+    free(d);
+}
+
+/* Answer on the loop, or suspend the connection and run the handler on the pool. */
+static enum MHD_Result respond_or_defer(struct http_server *srv, struct MHD_Connection *conn,
+                                        struct http_request *req)
+{
+    if (req->route == NULL || req->route->is_quick || req->is_body_too_big)
+        return respond(srv, conn, req);
+    struct http_deferred *d = xcalloc(1, sizeof *d);
+    d->job.fn = run_deferred;
+    d->req = req;
+    d->resp.status = 200;
+    buf_init(&d->resp.body, 256 * 1024 * 1024);
+    req->deferred = d;
+    if (http_defer(srv, conn, &d->job))
+        return MHD_YES;
+    req->deferred = NULL; /* stopping: answer here */
+    deferred_free(d);
+    return respond(srv, conn, req);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -287,7 +358,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->is_responded)
         return MHD_YES;
-    return respond(srv, conn, req);
+    if (req->deferred != NULL) { /* resumed: the pool ran the handler */
+        struct http_deferred *d = req->deferred;
+        req->deferred = NULL;
+        enum MHD_Result r = queue(conn, req, &d->resp);
+        d->resp.stream = NULL; /* MHD owns the stream now */
+        deferred_free(d);
+        req->is_responded = true;
+        return r;
+    }
+    return respond_or_defer(srv, conn, req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -300,6 +380,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req == NULL)
         return;
     histogram_observe_ns(&metric_http_seconds, clock_mono_ns() - req->start_ns);
+    if (req->deferred != NULL)
+        deferred_free(req->deferred);
     buf_free(&req->body);
     arena_free(&req->arena);
     free(req);
@@ -382,15 +464,24 @@ int http_start(const struct route *routes, struct app *app, const struct http_op
         return rc;
     }
     http_auth_init(opt);
+    unsigned n_loops = opt->event_threads;
+    if (n_loops == 0) {
+        long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
+        n_loops = n_cpu > 0 ? (unsigned)n_cpu : 1;
+    }
+    pthread_mutex_init(&srv->mu, NULL);
+    srv->pool = http_pool_new(opt->max_connections);
     srv->d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, srv->fd, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_THREAD_POOL_SIZE, n_loops, MHD_OPTION_CONNECTION_LIMIT,
         opt->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)2 * 1024 * 1024,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
     if (srv->d == NULL) {
+        http_pool_free(srv->pool);
+        pthread_mutex_destroy(&srv->mu);
         close(srv->fd);
         free(srv);
         return err_set(err, ERR_IO, "listen", "cannot start the HTTP server");
@@ -403,7 +494,15 @@ void http_stop(struct http_server *srv)
 {
     if (srv == NULL)
         return;
+    /* Defer nothing more; let the handlers on the pool finish and hand their
+     * connections back (live streams end once the store's hub is closed). */
+    pthread_mutex_lock(&srv->mu);
+    atomic_store(&srv->is_stopping, true);
+    pthread_mutex_unlock(&srv->mu);
+    http_pool_drain(srv->pool);
     MHD_stop_daemon(srv->d); /* closes the listening socket it was given */
+    http_pool_free(srv->pool);
+    pthread_mutex_destroy(&srv->mu);
     free(srv);
 }
 
