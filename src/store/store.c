@@ -19,6 +19,7 @@
 #include "core/str.h"
 #include "core/buf.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,8 @@ static void run_batch(struct store *s, struct job *batch)
         rc = write_search(&tx, &cerr);
     if (rc == 0)
         rc = db_run(s->wdb, db_stmt(s->wdb, "COMMIT"), &cerr);
+    if (rc == 0)
+        atomic_fetch_add(&s->commit_gen, 1); /* before the callers and the hub hear of it */
     if (rc != 0) {
         log_error("store commit failed: %s", cerr.message);
         db_exec(s->wdb, "ROLLBACK", NULL);
@@ -291,28 +294,77 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
     return id;
 }
 
+/* End r's read transaction (never hand on a connection inside a failed one). */
+static void reader_end(struct reader *r)
+{
+    if (!sqlite3_get_autocommit(db_handle(r->db)) &&
+        db_run(r->db, db_stmt(r->db, "COMMIT"), NULL) != 0)
+        db_exec(r->db, "ROLLBACK", NULL);
+    r->is_open = false;
+}
+
 struct db *store_reader(struct store *s)
 {
     pthread_mutex_lock(&s->rmu);
     while (s->n_free == 0)
         pthread_cond_wait(&s->rfree, &s->rmu);
-    struct db *r = s->readers[--s->n_free];
+    struct reader *r = s->free[--s->n_free];
     pthread_mutex_unlock(&s->rmu);
-    /* One read transaction per borrowing: the reads see one snapshot, and the
-     * file and WAL locks are taken once instead of once per statement. */
-    db_run(r, db_stmt(r, "BEGIN"), NULL);
-    return r;
+    /* One read transaction per borrowing at least: the reads see one snapshot,
+     * and the file and WAL locks are taken once instead of once per statement.
+     * The one kept from an earlier borrowing serves while nothing was committed
+     * since it began (commit_gen is bumped before a write is acknowledged, so
+     * it holds every acknowledged write) and it is young. */
+    uint64_t gen = atomic_load(&s->commit_gen);
+    uint64_t now = clock_mono_ns();
+    if (r->is_open && r->gen == gen &&
+        now - r->began_ns < (uint64_t)STORE_SNAPSHOT_MAX_MS * 1000000)
+        return r->db;
+    if (r->is_open)
+        reader_end(r);
+    r->gen = gen; /* read before the snapshot is taken: it can only be newer */
+    r->began_ns = now;
+    r->is_open = db_run(r->db, db_stmt(r->db, "BEGIN"), NULL) == 0;
+    return r->db;
 }
 
-void store_reader_done(struct store *s, struct db *r)
+static struct reader *reader_of(struct store *s, struct db *db)
 {
-    if (r == NULL)
+    for (int i = 0; i < s->opt.n_readers; i++)
+        if (s->readers[i].db == db)
+            return &s->readers[i];
+    assert(!"not a reader of this store");
+    return NULL;
+}
+
+void store_reader_done(struct store *s, struct db *db)
+{
+    if (db == NULL)
         return;
-    if (db_run(r, db_stmt(r, "COMMIT"), NULL) != 0)
-        db_exec(r, "ROLLBACK", NULL); /* never hand on a connection inside a transaction */
+    struct reader *r = reader_of(s, db);
+    /* Keep the snapshot only while it is the newest; a stale one would hold
+     * back the checkpoint while the connection idles. */
+    if (sqlite3_get_autocommit(db_handle(db)))
+        r->is_open = false; /* an error ended it */
+    else if (r->gen != atomic_load(&s->commit_gen))
+        reader_end(r);
     pthread_mutex_lock(&s->rmu);
-    s->readers[s->n_free++] = r;
+    s->free[s->n_free++] = r;
     pthread_cond_signal(&s->rfree);
+    pthread_mutex_unlock(&s->rmu);
+}
+
+void store_readers_sweep(struct store *s)
+{
+    uint64_t gen = atomic_load(&s->commit_gen);
+    uint64_t now = clock_mono_ns();
+    pthread_mutex_lock(&s->rmu);
+    for (int i = 0; i < s->n_free; i++) {
+        struct reader *r = s->free[i];
+        if (r->is_open && (r->gen != gen ||
+                           now - r->began_ns >= (uint64_t)STORE_SNAPSHOT_MAX_MS * 1000000))
+            reader_end(r);
+    }
     pthread_mutex_unlock(&s->rmu);
 }
 
@@ -343,11 +395,12 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     if (rc != 0)
         goto fail;
     s->readers = xcalloc((size_t)s->opt.n_readers, sizeof *s->readers);
+    s->free = xcalloc((size_t)s->opt.n_readers, sizeof *s->free);
     for (int i = 0; i < s->opt.n_readers; i++) {
-        rc = db_open(path, false, s->opt.reader_cache_kib, &s->readers[i], err);
+        rc = db_open(path, false, s->opt.reader_cache_kib, &s->readers[i].db, err);
         if (rc != 0)
             goto fail;
-        s->n_free++;
+        s->free[s->n_free++] = &s->readers[i];
     }
     /* Start the live stream after the newest stored event. */
     sqlite3_stmt *st = db_stmt(s->wdb, "SELECT COALESCE(MAX(id), 0) FROM events");
@@ -362,8 +415,9 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     return 0;
 fail:
     for (int i = 0; i < s->n_free; i++)
-        db_close(s->readers[i]);
+        db_close(s->free[i]->db);
     free(s->readers);
+    free(s->free);
     db_close(s->wdb);
     hub_destroy(&s->hub);
     free(s->path);
@@ -382,9 +436,12 @@ void store_close(struct store *s)
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
     /* Every reader must have been returned by now. */
-    for (int i = 0; i < s->n_free; i++)
-        db_close(s->readers[i]);
+    for (int i = 0; i < s->n_free; i++) {
+        reader_end(s->free[i]);
+        db_close(s->free[i]->db);
+    }
     free(s->readers);
+    free(s->free);
     db_exec(s->wdb, "PRAGMA wal_checkpoint(TRUNCATE)", NULL);
     db_close(s->wdb);
     hub_destroy(&s->hub);

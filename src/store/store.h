@@ -83,9 +83,22 @@ int store_queue_depth(struct store *s);
 
 /* ---- reading ---------------------------------------------------------- */
 
-/* Borrow a read connection (blocks while all are in use) and give it back. */
+/*
+ * Borrow a read connection (blocks while all are in use) and give it back.
+ * The reads of one borrowing see one snapshot, and it includes every write
+ * acknowledged before the borrowing began.  A connection keeps its read
+ * transaction between borrowings while nothing has been committed since
+ * (so a burst of reads takes the file and WAL locks once), at most
+ * STORE_SNAPSHOT_MAX_MS; writes by other processes show within that time.
+ */
 struct db *store_reader(struct store *s);
 void store_reader_done(struct store *s, struct db *r);
+
+#define STORE_SNAPSHOT_MAX_MS 100
+
+/* End the read transactions kept by idle connections past their time, so
+ * they do not hold back the WAL's checkpoint; a periodic job. */
+void store_readers_sweep(struct store *s);
 
 /* ---- the event log, for consumers (rules, rollups) -------------------- */
 

@@ -160,15 +160,18 @@ static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only
 {
     json_t *arr = json_array();
     /* Open means not delivered, cancelled or returned (model_order_status_is_open). */
+#define ORDER_COLUMNS                                                                          \
+    "SELECT o.id, o.external_id, o.status, o.total_kop, o.promised_at_ms, o.created_at_ms, "     \
+    "o.updated_at_ms, s.code FROM orders o LEFT JOIN stores s ON s.id = o.store_id "             \
+    "WHERE o.customer_id = $1 "
+    /* The open ones come from the index of open orders (its condition, word for word). */
     sqlite3_stmt *st = db_stmt(
-        r, "SELECT o.id, o.external_id, o.status, o.total_kop, o.promised_at_ms, "
-           "o.created_at_ms, o.updated_at_ms, s.code FROM orders o "
-           "LEFT JOIN stores s ON s.id = o.store_id WHERE o.customer_id = $1 AND ($3 = 0 OR "
-           "(o.status <> 'delivered' AND o.status <> 'cancelled' AND o.status <> 'returned')) "
-           "ORDER BY o.id DESC LIMIT $2");
+        r, open_only ? ORDER_COLUMNS "AND o.status <> 'delivered' AND o.status <> 'cancelled' "
+                                     "AND o.status <> 'returned' ORDER BY o.id DESC LIMIT $2"
+                     : ORDER_COLUMNS "ORDER BY o.id DESC LIMIT $2");
+#undef ORDER_COLUMNS
     db_bind_i64(st, 1, customer_id);
     db_bind_i64(st, 2, limit);
-    db_bind_i64(st, 3, open_only);
     while (db_step(r, st, NULL) == 1) {
         const char *status = db_col_text(st, 2);
         json_t *o = json_pack("{s:s, s:s, s:o}", "id", db_col_text(st, 1), "status", status,
@@ -210,16 +213,18 @@ static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only
 static json_t *customer_requests(struct db *r, int64_t customer_id, bool open_only, int limit)
 {
     json_t *arr = json_array();
-    /* Open means neither solved nor closed (model_status_is_open). */
+#define REQUEST_COLUMNS                                                                        \
+    "SELECT r.id, r.channel, r.kind, r.status, r.priority, r.topic, r.subject, r.created_at_ms, " \
+    "s.code FROM requests r LEFT JOIN stores s ON s.id = r.store_id WHERE r.customer_id = $1 "
+    /* Open means neither solved nor closed (model_status_is_open); the open ones
+     * come from the index of open requests (its condition, word for word). */
     sqlite3_stmt *st = db_stmt(
-        r, "SELECT r.id, r.channel, r.kind, r.status, r.priority, r.topic, r.subject, "
-           "r.created_at_ms, s.code FROM requests r LEFT JOIN stores s ON s.id = r.store_id "
-           "WHERE r.customer_id = $1 AND ($3 = 0 OR (r.status <> 'solved' AND "
-           "r.status <> 'closed')) "
-           "ORDER BY r.id DESC LIMIT $2");
+        r, open_only ? REQUEST_COLUMNS "AND r.status <> 'solved' AND r.status <> 'closed' "
+                                       "ORDER BY r.id DESC LIMIT $2"
+                     : REQUEST_COLUMNS "ORDER BY r.id DESC LIMIT $2");
+#undef REQUEST_COLUMNS
     db_bind_i64(st, 1, customer_id);
     db_bind_i64(st, 2, limit);
-    db_bind_i64(st, 3, open_only);
     while (db_step(r, st, NULL) == 1) {
         const char *status = db_col_text(st, 3);
         json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)db_col_i64(st, 0),

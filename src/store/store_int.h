@@ -8,6 +8,8 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <semaphore.h>
 
 /* An event written in the current batch, published after commit. */
@@ -59,6 +61,14 @@ struct hub {
     bool is_closed;
 };
 
+/* A read connection and the snapshot it keeps between borrowings. */
+struct reader {
+    struct db *db;
+    bool is_open;         /* a read transaction is open */
+    uint64_t gen;         /* commit_gen when it began (its snapshot is at least that new) */
+    uint64_t began_ns;
+};
+
 struct store {
     char *path;
     struct store_options opt;
@@ -73,8 +83,10 @@ struct store {
     /* readers */
     pthread_mutex_t rmu;
     pthread_cond_t rfree;
-    struct db **readers;
+    struct reader *readers;   /* all of them, opt.n_readers */
+    struct reader **free;     /* the idle ones, a stack */
     int n_free;
+    _Atomic uint64_t commit_gen; /* bumped by every commit, before anyone hears of it */
     /* hub */
     struct hub hub;
     /* region of each store id, for event scoping; used by the writer only */
