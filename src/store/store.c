@@ -111,8 +111,10 @@ static void run_batch(struct store *s, struct job *batch)
         rc = write_search(&tx, &cerr);
     if (rc == 0)
         rc = db_run(s->wdb, db_stmt(s->wdb, "COMMIT"), &cerr);
-    if (rc == 0)
+    if (rc == 0) {
         atomic_fetch_add(&s->commit_gen, 1); /* before the callers and the hub hear of it */
+        store_readers_sweep(s); /* idle snapshots are stale now: let the checkpoint past them */
+    }
     if (rc != 0) {
         log_error("store commit failed: %s", cerr.message);
         db_exec(s->wdb, "ROLLBACK", NULL);

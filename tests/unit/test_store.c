@@ -1483,6 +1483,63 @@ static void test_concurrent_writers(void **state)
     }
 }
 
+/* ---- read snapshots kept between borrowings ------------------------------------------ */
+
+static int64_t stores_seen(struct db *r)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db_handle(r), "SELECT COUNT(*) FROM stores", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static int job_one_store(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    const struct store_in in = {arg, "Магазин у вокзала", "Пермь", "Урал", "Asia/Yekaterinburg",
+                                NULL};
+    return store_store_upsert(tx, &in, NULL, err);
+}
+
+static void test_reader_snapshot_kept_until_a_commit(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    struct db *r = store_reader(f->s);
+    assert_int_equal(stores_seen(r), 3);
+    store_reader_done(f->s, r);
+    /* Nothing committed since: the connection keeps its read transaction. */
+    assert_false(sqlite3_get_autocommit(db_handle(r)));
+    struct db *again = store_reader(f->s);
+    assert_ptr_equal(again, r); /* the idle connections are a stack */
+    assert_int_equal(stores_seen(again), 3);
+    store_reader_done(f->s, again);
+
+    /* A commit ends the idle snapshot at once (the checkpoint may pass it)... */
+    assert_int_equal(store_write(f->s, job_one_store, "S4", &err), 0);
+    assert_true(sqlite3_get_autocommit(db_handle(r)));
+    /* ...and the next borrowing sees the acknowledged write. */
+    r = store_reader(f->s);
+    assert_int_equal(stores_seen(r), 4);
+
+    /* A write acknowledged while a connection is borrowed is not in its snapshot,
+     * and that snapshot is not kept once it is stale. */
+    assert_int_equal(store_write(f->s, job_one_store, "S5", &err), 0);
+    assert_int_equal(stores_seen(r), 4);
+    store_reader_done(f->s, r);
+    assert_true(sqlite3_get_autocommit(db_handle(r)));
+    r = store_reader(f->s);
+    assert_int_equal(stores_seen(r), 5);
+    store_reader_done(f->s, r);
+
+    /* The sweep leaves a current, young snapshot alone. */
+    store_readers_sweep(f->s);
+    assert_false(sqlite3_get_autocommit(db_handle(r)));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1510,6 +1567,7 @@ int main(void)
         T(test_scope_filters),
         T(test_hub),
         T(test_concurrent_writers),
+        T(test_reader_snapshot_kept_until_a_commit),
     };
 #undef T
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
