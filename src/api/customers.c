@@ -14,7 +14,7 @@ int api_customers_get(struct http_request *req, struct http_response *resp)
     if (rc != 0)
         return rc;
     json_t *o;
-    struct db *r = store_reader(req->app->store);
+    struct db *r = store_reader_recent(req->app->store);
     rc = store_customer_get(r, id, &req->who.scope, &o, &req->err);
     store_reader_done(req->app->store, r);
     if (rc == 0)
@@ -59,7 +59,7 @@ int api_customers_lookup(struct http_request *req, struct http_response *resp)
     if (value == NULL || *value == '\0')
         return err_set(&req->err, ERR_INVALID, kind, "the %s is empty", kind);
     json_t *o;
-    struct db *r = store_reader(req->app->store);
+    struct db *r = store_reader_recent(req->app->store);
     rc = store_customer_lookup(r, kind, value, &o, &req->err);
     store_reader_done(req->app->store, r);
     if (rc == 0)

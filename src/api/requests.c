@@ -49,7 +49,7 @@ static int reply_request(struct http_request *req, struct http_response *resp, i
                          bool with_details, int status, const struct scope_filter *sf)
 {
     json_t *o;
-    struct db *r = store_reader(req->app->store);
+    struct db *r = store_reader_recent(req->app->store);
     int rc = store_request_get(r, id, sf, with_details, &o, &req->err);
     store_reader_done(req->app->store, r);
     if (rc != 0)
@@ -75,6 +75,26 @@ static int check_store_scope(struct http_request *req, struct request_in *in)
     return 0;
 }
 
+/* A request being created: the body its input points into, and the job. */
+struct create_call {
+    json_t *body;
+    struct request_in in;
+    struct create_job job;
+};
+
+static int created(struct http_request *req, struct http_response *resp, void *arg, int rc)
+{
+    (void)req;
+    struct create_call *call = arg;
+    if (rc == 0)
+        http_reply_json(resp, call->job.out.is_duplicate ? 200 : 201, call->job.out.json);
+    else
+        json_decref(call->job.out.json);
+    json_decref(call->body);
+    free(call);
+    return rc;
+}
+
 int api_requests_create(struct http_request *req, struct http_response *resp)
 {
     json_t *body;
@@ -83,25 +103,25 @@ int api_requests_create(struct http_request *req, struct http_response *resp)
         return rc;
     static const char *const keys[] = {"channel", "source_id", "customer", "store", "order",
                                        "subject", "text",      "kind",     "created_at", NULL};
-    struct request_in in;
+    struct create_call *call = xcalloc(1, sizeof *call);
+    call->body = body;
+    struct request_in *in = &call->in;
     if ((rc = api_check_keys(req, body, keys)) == 0)
-        rc = intake_request_parse(body, false, &req->arena, &in, &req->err);
+        rc = intake_request_parse(body, false, &req->arena, in, &req->err);
     if (rc == 0)
-        rc = check_store_scope(req, &in);
-    if (rc == 0) {
-        in.actor = api_actor(req);
-        in.want_json = true;
-        in.scope = &req->who.scope;
-        api_enrich_request(req->app, &in, &req->arena);
-        struct create_job job = {.in = &in};
-        rc = store_write(req->app->store, job_create, &job, &req->err);
-        if (rc == 0)
-            http_reply_json(resp, job.out.is_duplicate ? 200 : 201, job.out.json);
-        else
-            json_decref(job.out.json);
+        rc = check_store_scope(req, in);
+    if (rc != 0) {
+        json_decref(body);
+        free(call);
+        return rc;
     }
-    json_decref(body);
-    return rc;
+    in->actor = api_actor(req);
+    in->want_json = true;
+    in->scope = &req->who.scope;
+    api_enrich_request(req->app, in, &req->arena);
+    call->job.in = in;
+    /* Answered once durable, without holding a thread meanwhile. */
+    return http_write_then(req, resp, job_create, &call->job, created, call);
 }
 
 static int query_enum(struct http_request *req, const char *name, const char *const *values,
@@ -173,7 +193,7 @@ int api_requests_list(struct http_request *req, struct http_response *resp)
         buf_free(&terms);
     }
     json_t *out;
-    struct db *r = store_reader(req->app->store);
+    struct db *r = store_reader_recent(req->app->store);
     rc = store_request_list(r, &q, &req->who.scope, &out, &req->err);
     store_reader_done(req->app->store, r);
     if (rc == 0)

@@ -9,8 +9,9 @@
 #include "analytics/analytics.h"
 #include "channels/channels.h"
 
-/* Answered on the HTTP event loop: bounded reads that never wait.  Every
- * other route runs on the pool, where it may wait for the writer. */
+/* Answered on the HTTP event loop: bounded reads, and handlers whose write
+ * goes through http_write_then (the loop never waits).  Every other route
+ * runs on the pool, where it may wait for the writer. */
 #define QUICK true
 #define POOL false
 
@@ -22,7 +23,7 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/auth/login", api_auth_login, 0, 0, POOL},
     {"POST", "/api/v1/auth/logout", api_auth_logout, PERM_NONE_BUT_LOGGED_IN, 0, POOL},
     {"GET", "/api/v1/auth/me", api_auth_me, PERM_NONE_BUT_LOGGED_IN, 0, QUICK},
-    {"POST", "/api/v1/requests", api_requests_create, PERM_INTAKE, 0, POOL},
+    {"POST", "/api/v1/requests", api_requests_create, PERM_INTAKE, 0, QUICK}, /* http_write_then */
     {"GET", "/api/v1/requests", api_requests_list, PERM_REQUESTS_READ, 0, POOL},
     {"GET", "/api/v1/requests/{id}", api_requests_get, PERM_REQUESTS_READ, 0, QUICK},
     {"PATCH", "/api/v1/requests/{id}", api_requests_patch, PERM_REQUESTS_WRITE, 0, POOL},
@@ -85,7 +86,7 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/analytics/rebuild", api_analytics_rebuild, PERM_ADMIN, 0, POOL},
     {"POST", "/api/v1/analytics/detect", api_analytics_detect, PERM_ADMIN, 0, POOL},
     /* -- channels: webhooks, channel admin, outbox (src/channels) -- */
-    {"POST", "/hooks/{adapter}/{name}", channels_hook, 0, 0, POOL},
+    {"POST", "/hooks/{adapter}/{name}", channels_hook, 0, 0, QUICK}, /* stores with http_write_then */
     {"GET", "/hooks/{adapter}/{name}", channels_hook, 0, 0, POOL},
     {"GET", "/api/v1/admin/channels", channels_admin_list, PERM_ADMIN, 0, POOL},
     {"POST", "/api/v1/admin/channels", channels_admin_create, PERM_ADMIN, 0, POOL},

@@ -216,6 +216,43 @@ static bool rate_limited(struct channels *cs, const struct chan *c)
     return atomic_fetch_add(&cs->rl_count[slot], 1) + 1 > c->rate_per_s;
 }
 
+/* The answer to the platform once its items are stored. */
+static void hook_reply(const struct hook *h, struct http_response *resp, size_t n_items)
+{
+    if (h->reply_text) {
+        resp->status = h->reply_status ? h->reply_status : 200;
+        resp->content_type = h->reply_type ? h->reply_type : "text/plain; charset=utf-8";
+        buf_reset(&resp->body);
+        buf_puts(&resp->body, h->reply_text);
+    } else if (resp->body.len == 0) {
+        http_reply_json(resp, h->reply_status ? h->reply_status : 200,
+                        json_pack("{s:b, s:I}", "ok", 1, "accepted", (json_int_t)n_items));
+    }
+}
+
+/* A webhook call whose items are being stored. */
+struct hook_call {
+    struct hook h;
+    struct chan_snapshot *snap; /* h.ch lives in it */
+    struct inbox_batch *batch;
+};
+
+static int hook_stored(struct http_request *req, struct http_response *resp, void *arg, int rc)
+{
+    (void)req;
+    struct hook_call *call = arg;
+    if (rc == 0) {
+        if (inbox_batch_added(call->batch) > 0)
+            inbox_poke(call->h.app->channels);
+        hook_reply(&call->h, resp, json_array_size(call->h.items));
+    }
+    inbox_batch_free(call->batch);
+    json_decref(call->h.items);
+    chan_snapshot_put(call->snap);
+    free(call);
+    return rc;
+}
+
 int channels_hook(struct http_request *req, struct http_response *resp)
 {
     struct channels *cs = req->app->channels;
@@ -240,22 +277,14 @@ int channels_hook(struct http_request *req, struct http_response *resp)
     if ((rc = c->ad->hook(&h)) != 0)
         goto out;
     if (json_array_size(items) > 0) {
-        int added = 0;
-        if ((rc = inbox_add(req->app, c, items, &added, &req->err)) != 0)
-            goto out;
-        if (added > 0)
-            inbox_poke(cs);
+        /* Answered once the items are durable; the call owns items and snap now. */
+        struct hook_call *call = xcalloc(1, sizeof *call);
+        call->h = h;
+        call->snap = snap;
+        call->batch = inbox_batch_new(c, items);
+        return http_write_then(req, resp, inbox_batch_write, call->batch, hook_stored, call);
     }
-    if (h.reply_text) {
-        resp->status = h.reply_status ? h.reply_status : 200;
-        resp->content_type = h.reply_type ? h.reply_type : "text/plain; charset=utf-8";
-        buf_reset(&resp->body);
-        buf_puts(&resp->body, h.reply_text);
-    } else if (resp->body.len == 0) {
-        http_reply_json(resp, h.reply_status ? h.reply_status : 200,
-                        json_pack("{s:b, s:I}", "ok", 1, "accepted",
-                                  (json_int_t)json_array_size(items)));
-    }
+    hook_reply(&h, resp, 0);
 out:
     json_decref(items);
     chan_snapshot_put(snap);

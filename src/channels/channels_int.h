@@ -184,6 +184,14 @@ int hook_forbidden(struct hook *h, const char *what);
 /* Store the items of channel c in one job (duplicates by source_id are skipped). */
 int inbox_add(struct app *app, const struct chan *c, json_t *items, int *out_added,
               struct err_info *err);
+
+/* The same write in parts, for a write that does not wait (http_write_then):
+ * a batch holds a reference to items; inbox_batch_write is its store job. */
+struct inbox_batch;
+struct inbox_batch *inbox_batch_new(const struct chan *c, json_t *items);
+int inbox_batch_write(struct store_tx *tx, void *batch, struct err_info *err);
+int inbox_batch_added(const struct inbox_batch *b); /* rows stored (not duplicates) */
+void inbox_batch_free(struct inbox_batch *b);
 /* Process pending inbox rows (at most limit); returns how many were processed. */
 int inbox_process(struct app *app, int limit, struct err_info *err);
 void inbox_poke(struct channels *cs);

@@ -51,35 +51,69 @@ static int job_add(struct store_tx *tx, void *arg, struct err_info *err)
     return 0;
 }
 
-int inbox_add(struct app *app, const struct chan *c, json_t *items, int *out_added,
-              struct err_info *err)
+struct inbox_batch {
+    struct add_job j;
+    char (*gen)[64]; /* source ids made up for items without one */
+    json_t *items;   /* a reference: the source ids point into it */
+};
+
+struct inbox_batch *inbox_batch_new(const struct chan *c, json_t *items)
 {
     static _Atomic uint64_t seq;
-    struct add_job j = {.channel_id = c->id, .n = json_array_size(items),
-                        .now_ms = clock_now_ms()};
-    j.texts = xcalloc(j.n + 1, sizeof *j.texts);
-    j.sids = xcalloc(j.n + 1, sizeof *j.sids);
-    char (*gen)[64] = xcalloc(j.n + 1, sizeof *gen);
-    for (size_t i = 0; i < j.n; i++) {
+    struct inbox_batch *b = xcalloc(1, sizeof *b);
+    b->items = json_incref(items);
+    b->j = (struct add_job){.channel_id = c->id, .n = json_array_size(items),
+                            .now_ms = clock_now_ms()};
+    b->j.texts = xcalloc(b->j.n + 1, sizeof *b->j.texts);
+    b->j.sids = xcalloc(b->j.n + 1, sizeof *b->j.sids);
+    b->gen = xcalloc(b->j.n + 1, sizeof *b->gen);
+    for (size_t i = 0; i < b->j.n; i++) {
         json_t *it = json_array_get(items, i);
         const char *sid = json_string_value(json_object_get(it, "source_id"));
         if (sid == NULL || *sid == '\0') {
             /* Nothing to deduplicate by: a unique id keeps the row. */
-            snprintf(gen[i], sizeof gen[i], "noid:%lld:%llu", (long long)j.now_ms,
+            snprintf(b->gen[i], sizeof b->gen[i], "noid:%lld:%llu", (long long)b->j.now_ms,
                      (unsigned long long)atomic_fetch_add(&seq, 1));
-            sid = gen[i];
+            sid = b->gen[i];
         }
-        j.sids[i] = sid;
-        j.texts[i] = json_dumps(it, JSON_COMPACT);
+        b->j.sids[i] = sid;
+        b->j.texts[i] = json_dumps(it, JSON_COMPACT);
     }
-    int rc = store_write(app->store, job_add, &j, err);
-    for (size_t i = 0; i < j.n; i++)
-        free(j.texts[i]);
-    free(j.texts);
-    free(j.sids);
-    free(gen);
+    return b;
+}
+
+int inbox_batch_write(struct store_tx *tx, void *batch, struct err_info *err)
+{
+    struct inbox_batch *b = batch;
+    return job_add(tx, &b->j, err);
+}
+
+int inbox_batch_added(const struct inbox_batch *b)
+{
+    return b->j.added;
+}
+
+void inbox_batch_free(struct inbox_batch *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->j.n; i++)
+        free(b->j.texts[i]);
+    free(b->j.texts);
+    free(b->j.sids);
+    free(b->gen);
+    json_decref(b->items);
+    free(b);
+}
+
+int inbox_add(struct app *app, const struct chan *c, json_t *items, int *out_added,
+              struct err_info *err)
+{
+    struct inbox_batch *b = inbox_batch_new(c, items);
+    int rc = store_write(app->store, inbox_batch_write, b, err);
     if (out_added)
-        *out_added = j.added;
+        *out_added = b->j.added;
+    inbox_batch_free(b);
     return rc;
 }
 

@@ -47,6 +47,8 @@ struct http_request {
     bool route_method_mismatch; /* the path exists under another method */
     bool is_responded;
     struct http_deferred *deferred; /* while the handler runs on the pool */
+    struct http_pending *pending;   /* while a write of the handler's is in the writer */
+    bool is_on_loop;                /* the handler runs on the event loop */
 };
 
 /* A streaming body: called for more bytes; returns bytes written, 0 or -1
@@ -121,6 +123,26 @@ void http_reply_json(struct http_response *resp, int status, json_t *v);
 /* Add a response header (copied into the request arena). */
 void http_add_header(struct http_request *req, struct http_response *resp, const char *name,
                      const char *value);
+
+/* Finishes an answer after a write (see http_write_then); rc is the write's result. */
+typedef int (*http_then_fn)(struct http_request *req, struct http_response *resp, void *arg,
+                            int rc);
+
+/* What a handler returns when its answer comes later (http_write_then). */
+#define HTTP_PENDING 1
+
+/*
+ * Write without holding a thread: on the event loop (a quick route) this
+ * queues fn(arg) for the store's writer and returns HTTP_PENDING, which the
+ * handler returns; the connection waits suspended, and once the write is
+ * durable (or has failed) then(req, resp, then_arg, rc) runs on the event
+ * loop to fill in the answer (it must not write again).  Elsewhere (a pool
+ * thread, or the server stopping) it writes, waits and calls then itself,
+ * returning what then returns.  arg and then_arg must live until then runs;
+ * then frees them.
+ */
+int http_write_then(struct http_request *req, struct http_response *resp, store_job_fn fn,
+                    void *arg, http_then_fn then, void *then_arg);
 
 /* Options the server runs with (session ttl, cookie flags). */
 const struct http_options *http_options_of(struct http_request *req);

@@ -19,6 +19,7 @@
 #include "http/assets.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -37,8 +38,19 @@ struct http_server {
     struct app *app;
     struct http_options opt;
     struct http_pool *pool;
-    pthread_mutex_t mu;  /* orders deferring against stopping */
+    pthread_mutex_t mu;  /* orders deferring and writes against stopping */
+    pthread_cond_t writes_done; /* n_writes reached 0 */
+    unsigned n_writes;   /* http_write_then writes in the writer */
     atomic_bool is_stopping;
+};
+
+/* A request whose write is in the writer: the answer so far and how to finish it. */
+struct http_pending {
+    struct store_async w; /* first: the write is the pending request */
+    struct http_request *req;
+    struct http_response resp;
+    http_then_fn then;
+    void *then_arg;
 };
 
 /* A request handled on the pool: its answer waits here for the resume. */
@@ -223,6 +235,8 @@ static void dispatch(struct http_server *srv, struct http_request *req,
     }
     resp->status = 200;
     rc = req->route->fn(req, resp);
+    if (rc == HTTP_PENDING)
+        return; /* finished by its write's then */
     if (rc != 0)
         render_error(req, resp, rc);
     else if (buf_error(&resp->body) != 0)
@@ -241,9 +255,82 @@ static enum MHD_Result respond(struct http_server *srv, struct MHD_Connection *c
     struct http_response resp = {0};
     buf_init(&resp.body, 256 * 1024 * 1024);
     log_set_request_id(req->id);
+    req->is_on_loop = true;
     dispatch(srv, req, &resp);
-    enum MHD_Result r = queue(conn, req, &resp);
-    buf_free(&resp.body);
+    req->is_on_loop = false;
+    enum MHD_Result r = MHD_YES;
+    if (req->pending != NULL)
+        req->pending->resp = resp; /* the answer so far waits for the write */
+    else {
+        r = queue(conn, req, &resp);
+        buf_free(&resp.body);
+        req->is_responded = true;
+    }
+    log_set_request_id(0);
+    return r;
+}
+
+/* On the writer's thread: the write is durable (or failed); back to the loop. */
+static void write_done(struct store_async *w)
+{
+    struct http_pending *p = (struct http_pending *)w;
+    struct http_server *srv = p->req->srv;
+    pthread_mutex_lock(&srv->mu);
+    MHD_resume_connection(p->req->conn); /* p belongs to the loop from here */
+    if (--srv->n_writes == 0)
+        pthread_cond_broadcast(&srv->writes_done);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+int http_write_then(struct http_request *req, struct http_response *resp, store_job_fn fn,
+                    void *arg, http_then_fn then, void *then_arg)
+{
+    struct http_server *srv = req->srv;
+    if (req->is_on_loop) {
+        struct http_pending *p = xcalloc(1, sizeof *p);
+        p->w = (struct store_async){.fn = fn, .arg = arg, .err = &req->err, .done = write_done};
+        p->req = req;
+        p->then = then;
+        p->then_arg = then_arg;
+        pthread_mutex_lock(&srv->mu);
+        bool ok = !atomic_load(&srv->is_stopping);
+        if (ok) {
+            MHD_suspend_connection(req->conn);
+            srv->n_writes++;
+            req->pending = p; /* before the writer can finish it */
+        }
+        pthread_mutex_unlock(&srv->mu);
+        if (ok) {
+            int rc = store_write_async(req->srv_store, &p->w);
+            if (rc != 0) { /* not queued: finish on the loop as if it had failed */
+                p->w.result = rc;
+                write_done(&p->w);
+            }
+            return HTTP_PENDING;
+        }
+        free(p);
+    }
+    int rc = store_write(req->srv_store, fn, arg, &req->err);
+    return then(req, resp, then_arg, rc);
+}
+
+/* Resumed after a write: let the handler finish its answer, and send it. */
+static enum MHD_Result finish_pending(struct MHD_Connection *conn, struct http_request *req)
+{
+    struct http_pending *p = req->pending;
+    req->pending = NULL;
+    log_set_request_id(req->id);
+    req->is_on_loop = true;
+    int rc = p->then(req, &p->resp, p->then_arg, p->w.result);
+    req->is_on_loop = false;
+    assert(rc != HTTP_PENDING);
+    if (rc != 0)
+        render_error(req, &p->resp, rc);
+    else if (buf_error(&p->resp.body) != 0)
+        render_error(req, &p->resp, err_set(&req->err, ERR_TOOBIG, "", "the response is too large"));
+    enum MHD_Result r = queue(conn, req, &p->resp);
+    buf_free(&p->resp.body);
+    free(p);
     req->is_responded = true;
     log_set_request_id(0);
     return r;
@@ -358,6 +445,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->is_responded)
         return MHD_YES;
+    if (req->pending != NULL) /* resumed: its write is done */
+        return finish_pending(conn, req);
     if (req->deferred != NULL) { /* resumed: the pool ran the handler */
         struct http_deferred *d = req->deferred;
         req->deferred = NULL;
@@ -382,6 +471,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     histogram_observe_ns(&metric_http_seconds, clock_mono_ns() - req->start_ns);
     if (req->deferred != NULL)
         deferred_free(req->deferred);
+    if (req->pending != NULL) {
+        /* Closed by the client once its write was done (MHD never closes a
+         * connection waiting suspended) and before the answer went out: the
+         * handler's then still frees its part; the answer is dropped. */
+        struct http_pending *p = req->pending;
+        req->pending = NULL;
+        p->then(req, &p->resp, p->then_arg, p->w.result);
+        if (p->resp.stream && p->resp.stream_free)
+            p->resp.stream_free(p->resp.stream_ctx);
+        buf_free(&p->resp.body);
+        free(p);
+    }
     buf_free(&req->body);
     arena_free(&req->arena);
     free(req);
@@ -470,6 +571,7 @@ int http_start(const struct route *routes, struct app *app, const struct http_op
         n_loops = n_cpu > 0 ? (unsigned)n_cpu : 1;
     }
     pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->writes_done, NULL);
     srv->pool = http_pool_new(opt->max_connections);
     srv->d = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -482,6 +584,7 @@ int http_start(const struct route *routes, struct app *app, const struct http_op
     if (srv->d == NULL) {
         http_pool_free(srv->pool);
         pthread_mutex_destroy(&srv->mu);
+        pthread_cond_destroy(&srv->writes_done);
         close(srv->fd);
         free(srv);
         return err_set(err, ERR_IO, "listen", "cannot start the HTTP server");
@@ -498,11 +601,14 @@ void http_stop(struct http_server *srv)
      * connections back (live streams end once the store's hub is closed). */
     pthread_mutex_lock(&srv->mu);
     atomic_store(&srv->is_stopping, true);
+    while (srv->n_writes > 0) /* the writer still runs: they finish */
+        pthread_cond_wait(&srv->writes_done, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
     http_pool_drain(srv->pool);
     MHD_stop_daemon(srv->d); /* closes the listening socket it was given */
     http_pool_free(srv->pool);
     pthread_mutex_destroy(&srv->mu);
+    pthread_cond_destroy(&srv->writes_done);
     free(srv);
 }
 

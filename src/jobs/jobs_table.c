@@ -19,7 +19,6 @@ const struct periodic_job periodic_jobs[] = {
     {"analytics.enps", 21600000, analytics_tick_enps, false},
     {"classify.retrain", RETRAIN_INTERVAL_MS, retrain_tick, true},
     {"store.analyze", MAINTENANCE_ANALYZE_INTERVAL_MS, maintenance_analyze_tick, false},
-    {"store.readers", MAINTENANCE_READERS_INTERVAL_MS, maintenance_readers_tick, false},
     {"rules.timers", 1000, rules_timers_tick, false},
     {"rules.webhooks", 5000, rules_webhooks_tick, true},
     {0, 0, 0, false},

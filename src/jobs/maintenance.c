@@ -14,10 +14,3 @@ int64_t maintenance_analyze_tick(struct app *app, int64_t now_ms)
         log_warn("store analyze failed: %s", err.message);
     return 0;
 }
-
-int64_t maintenance_readers_tick(struct app *app, int64_t now_ms)
-{
-    (void)now_ms;
-    store_readers_sweep(app->store);
-    return 0;
-}

@@ -13,9 +13,4 @@ int64_t maintenance_analyze_tick(struct app *app, int64_t now_ms);
 
 #define MAINTENANCE_ANALYZE_INTERVAL_MS (24LL * 3600 * 1000)
 
-/* End the snapshots idle read connections keep past their time. */
-int64_t maintenance_readers_tick(struct app *app, int64_t now_ms);
-
-#define MAINTENANCE_READERS_INTERVAL_MS 100
-
 #endif

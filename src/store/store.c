@@ -170,7 +170,14 @@ static void *writer_main(void *arg)
          * a woken caller's job lives on its stack and is gone at once). */
         for (struct job *j = batch, *next; j != NULL; j = next) {
             next = j->next;
-            sem_post(&j->done);
+            if (j->async != NULL) {
+                struct store_async *w = j->async;
+                w->result = j->result;
+                free(j);
+                w->done(w);
+            } else {
+                sem_post(&j->done);
+            }
         }
         pthread_mutex_lock(&s->mu);
     }
@@ -178,28 +185,51 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Queue j for the writer; false when the store is stopping. */
+static bool enqueue(struct store *s, struct job *j)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->is_stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return false;
+    }
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    s->depth++;
+    pthread_cond_signal(&s->has_jobs);
+    pthread_mutex_unlock(&s->mu);
+    return true;
+}
+
 int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
 {
     struct job j = {.fn = fn, .arg = arg, .err = err};
     sem_init(&j.done, 0, 0);
-    pthread_mutex_lock(&s->mu);
-    if (s->is_stopping) {
-        pthread_mutex_unlock(&s->mu);
+    if (!enqueue(s, &j)) {
         sem_destroy(&j.done);
         return err_set(err, ERR_UNAVAILABLE, "", "the server is shutting down");
     }
-    if (s->tail)
-        s->tail->next = &j;
-    else
-        s->head = &j;
-    s->tail = &j;
-    s->depth++;
-    pthread_cond_signal(&s->has_jobs);
-    pthread_mutex_unlock(&s->mu);
     while (sem_wait(&j.done) != 0)
         ; /* EINTR: keep waiting, the writer always posts */
     sem_destroy(&j.done);
     return j.result;
+}
+
+int store_write_async(struct store *s, struct store_async *w)
+{
+    struct job *j = xcalloc(1, sizeof *j);
+    j->fn = w->fn;
+    j->arg = w->arg;
+    j->err = w->err;
+    j->async = w;
+    if (!enqueue(s, j)) {
+        free(j);
+        return err_set(w->err, ERR_UNAVAILABLE, "", "the server is shutting down");
+    }
+    return 0;
 }
 
 int store_queue_depth(struct store *s)
@@ -305,7 +335,7 @@ static void reader_end(struct reader *r)
     r->is_open = false;
 }
 
-struct db *store_reader(struct store *s)
+static struct db *borrow(struct store *s, bool may_reuse)
 {
     pthread_mutex_lock(&s->rmu);
     while (s->n_free == 0)
@@ -314,12 +344,13 @@ struct db *store_reader(struct store *s)
     pthread_mutex_unlock(&s->rmu);
     /* One read transaction per borrowing at least: the reads see one snapshot,
      * and the file and WAL locks are taken once instead of once per statement.
-     * The one kept from an earlier borrowing serves while nothing was committed
-     * since it began (commit_gen is bumped before a write is acknowledged, so
-     * it holds every acknowledged write) and it is young. */
+     * The one kept from an earlier borrowing serves a recent read while nothing
+     * was committed here since it began (commit_gen is bumped before a write is
+     * acknowledged, so it holds every acknowledged write) and it is young. */
     uint64_t gen = atomic_load(&s->commit_gen);
     uint64_t now = clock_mono_ns();
-    if (r->is_open && r->gen == gen &&
+    r->is_recent = may_reuse;
+    if (may_reuse && r->is_open && r->gen == gen &&
         now - r->began_ns < (uint64_t)STORE_SNAPSHOT_MAX_MS * 1000000)
         return r->db;
     if (r->is_open)
@@ -328,6 +359,16 @@ struct db *store_reader(struct store *s)
     r->began_ns = now;
     r->is_open = db_run(r->db, db_stmt(r->db, "BEGIN"), NULL) == 0;
     return r->db;
+}
+
+struct db *store_reader(struct store *s)
+{
+    return borrow(s, false);
+}
+
+struct db *store_reader_recent(struct store *s)
+{
+    return borrow(s, true);
 }
 
 static struct reader *reader_of(struct store *s, struct db *db)
@@ -344,11 +385,11 @@ void store_reader_done(struct store *s, struct db *db)
     if (db == NULL)
         return;
     struct reader *r = reader_of(s, db);
-    /* Keep the snapshot only while it is the newest; a stale one would hold
-     * back the checkpoint while the connection idles. */
+    /* Keep the snapshot only for recent reads and while it is the newest; a
+     * stale one would hold back the checkpoint while the connection idles. */
     if (sqlite3_get_autocommit(db_handle(db)))
         r->is_open = false; /* an error ended it */
-    else if (r->gen != atomic_load(&s->commit_gen))
+    else if (!r->is_recent || r->gen != atomic_load(&s->commit_gen))
         reader_end(r);
     pthread_mutex_lock(&s->rmu);
     s->free[s->n_free++] = r;
@@ -356,18 +397,59 @@ void store_reader_done(struct store *s, struct db *db)
     pthread_mutex_unlock(&s->rmu);
 }
 
-void store_readers_sweep(struct store *s)
+/* End the idle snapshots that are stale or old; called with rmu held. */
+static void sweep_locked(struct store *s)
 {
     uint64_t gen = atomic_load(&s->commit_gen);
     uint64_t now = clock_mono_ns();
-    pthread_mutex_lock(&s->rmu);
     for (int i = 0; i < s->n_free; i++) {
         struct reader *r = s->free[i];
         if (r->is_open && (r->gen != gen ||
                            now - r->began_ns >= (uint64_t)STORE_SNAPSHOT_MAX_MS * 1000000))
             reader_end(r);
     }
+}
+
+void store_readers_sweep(struct store *s)
+{
+    pthread_mutex_lock(&s->rmu);
+    sweep_locked(s);
     pthread_mutex_unlock(&s->rmu);
+}
+
+/* Ends kept snapshots past their time, also while the writer waits for a lock
+ * (a checkpoint by another process waits for every reader to be current). */
+static void *sweeper_main(void *arg)
+{
+    struct store *s = arg;
+    pthread_setname_np(pthread_self(), "otklik-readers");
+    pthread_mutex_lock(&s->rmu);
+    while (!s->is_closing) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)STORE_SNAPSHOT_MAX_MS / 2 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->sweep_stop, &s->rmu, &until);
+        if (!s->is_closing)
+            sweep_locked(s);
+    }
+    pthread_mutex_unlock(&s->rmu);
+    return NULL;
+}
+
+static void sweeper_stop(struct store *s)
+{
+    if (!s->has_sweeper)
+        return;
+    pthread_mutex_lock(&s->rmu);
+    s->is_closing = true;
+    pthread_cond_signal(&s->sweep_stop);
+    pthread_mutex_unlock(&s->rmu);
+    pthread_join(s->sweeper, NULL);
+    s->has_sweeper = false;
 }
 
 int store_open(const char *path, const struct store_options *opt, struct store **out,
@@ -389,6 +471,11 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     pthread_cond_init(&s->has_jobs, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rfree, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->sweep_stop, &ca);
+    pthread_condattr_destroy(&ca);
     hub_init(&s->hub);
 
     int rc = db_open(path, true, s->opt.writer_cache_kib, &s->wdb, err);
@@ -409,6 +496,11 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     if (db_step(s->wdb, st, NULL) == 1)
         s->hub.last_id = s->hub.first_id = db_col_i64(st, 0);
     sqlite3_reset(st);
+    if (pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
+        rc = err_set(err, ERR_INTERNAL, "", "cannot start the readers' thread");
+        goto fail;
+    }
+    s->has_sweeper = true;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         rc = err_set(err, ERR_INTERNAL, "", "cannot start the writer thread");
         goto fail;
@@ -416,6 +508,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     *out = s;
     return 0;
 fail:
+    sweeper_stop(s);
     for (int i = 0; i < s->n_free; i++)
         db_close(s->free[i]->db);
     free(s->readers);
@@ -437,6 +530,7 @@ void store_close(struct store *s)
     pthread_cond_signal(&s->has_jobs);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
+    sweeper_stop(s);
     /* Every reader must have been returned by now. */
     for (int i = 0; i < s->n_free; i++) {
         reader_end(s->free[i]);
@@ -453,6 +547,7 @@ void store_close(struct store *s)
     pthread_cond_destroy(&s->has_jobs);
     pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->rfree);
+    pthread_cond_destroy(&s->sweep_stop);
     free(s->path);
     free(s);
 }

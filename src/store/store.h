@@ -49,6 +49,23 @@ typedef int (*store_job_fn)(struct store_tx *tx, void *arg, struct err_info *err
  */
 int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *err);
 
+/*
+ * The same without waiting, for an event loop: queue w->fn(w->arg) for the
+ * next group commit; once its batch is durable (or has failed), the writer
+ * sets w->result and calls w->done(w) on its own thread, so done must be
+ * quick and must not wait.  w and what it points to live until then.
+ * Returns 0 when queued, or ERR_UNAVAILABLE (done is not called) when the
+ * store is stopping.
+ */
+struct store_async {
+    store_job_fn fn;
+    void *arg;
+    struct err_info *err;
+    void (*done)(struct store_async *w);
+    int result;
+};
+int store_write_async(struct store *s, struct store_async *w);
+
 /* The writer connection, for use inside a job only. */
 struct db *store_tx_db(struct store_tx *tx);
 
@@ -85,19 +102,27 @@ int store_queue_depth(struct store *s);
 
 /*
  * Borrow a read connection (blocks while all are in use) and give it back.
- * The reads of one borrowing see one snapshot, and it includes every write
- * acknowledged before the borrowing began.  A connection keeps its read
- * transaction between borrowings while nothing has been committed since
- * (so a burst of reads takes the file and WAL locks once), at most
- * STORE_SNAPSHOT_MAX_MS; writes by other processes show within that time.
+ * The reads of one borrowing see one snapshot, taken when it begins: every
+ * write committed before, by this process or another.
  */
 struct db *store_reader(struct store *s);
 void store_reader_done(struct store *s, struct db *r);
 
+/*
+ * The same for a read that answers a client and decides nothing: the
+ * snapshot holds every write this process acknowledged before the borrowing
+ * began, and writes of other processes (the CLI beside the server) from up
+ * to STORE_SNAPSHOT_MAX_MS ago.  A connection keeps its read transaction
+ * between borrowings while nothing is committed here, so a burst of reads
+ * takes the file and WAL locks once.  Never for a read a write depends on.
+ */
+struct db *store_reader_recent(struct store *s);
+
 #define STORE_SNAPSHOT_MAX_MS 100
 
-/* End the read transactions kept by idle connections past their time, so
- * they do not hold back the WAL's checkpoint; a periodic job. */
+/* End the read transactions kept by idle connections that are stale or past
+ * their time, so they do not hold back a checkpoint (a thread of the store's
+ * does it every STORE_SNAPSHOT_MAX_MS / 2, and every commit). */
 void store_readers_sweep(struct store *s);
 
 /* ---- the event log, for consumers (rules, rollups) -------------------- */

@@ -46,6 +46,7 @@ struct job {
     struct err_info *err;
     int result;
     sem_t done; /* posted by the writer once the job's batch is durable */
+    struct store_async *async; /* or, for a write that does not wait: told through done() */
     struct job *next;
 };
 
@@ -65,6 +66,7 @@ struct hub {
 struct reader {
     struct db *db;
     bool is_open;         /* a read transaction is open */
+    bool is_recent;       /* borrowed by store_reader_recent: may keep it after */
     uint64_t gen;         /* commit_gen when it began (its snapshot is at least that new) */
     uint64_t began_ns;
 };
@@ -87,6 +89,9 @@ struct store {
     struct reader **free;     /* the idle ones, a stack */
     int n_free;
     _Atomic uint64_t commit_gen; /* bumped by every commit, before anyone hears of it */
+    pthread_t sweeper;        /* ends idle snapshots past their time */
+    pthread_cond_t sweep_stop; /* signalled (under rmu) when is_closing is set */
+    bool is_closing, has_sweeper;
     /* hub */
     struct hub hub;
     /* region of each store id, for event scoping; used by the writer only */

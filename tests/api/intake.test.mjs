@@ -123,6 +123,38 @@ describe('intake', () => {
   });
 });
 
+describe('clients that hang up', () => {
+  it('a client gone before its answer: the server stays up and the request is stored', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(server.base);
+    const ids = [];
+    // Each client writes a whole request and closes at once, while the request
+    // is waiting for its commit; some closes land after the commit.
+    await Promise.all(Array.from({ length: 200 }, (_, i) => new Promise((resolveP) => {
+      const src = uid(`gone-${i}`);
+      ids.push(src);
+      const body = JSON.stringify({ channel: 'web', source_id: src, customer: { email: `gone${i}@example.ru` },
+        text: 'Спросить и уйти' });
+      const sock = connect(Number(url.port), url.hostname, () => {
+        sock.write([`POST /api/v1/requests HTTP/1.1`, `Host: ${url.host}`, `Authorization: Bearer ${token}`,
+          'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'));
+        setTimeout(() => { sock.destroy(); resolveP(); }, i % 6);
+      });
+      sock.on('error', () => resolveP());
+    })));
+    const h = await api(server.base, 'GET', '/healthz');
+    assert.equal(h.status, 200, 'still serving');
+    // Posting one of them again finds it stored (200, a duplicate), never a second copy.
+    let stored = 0;
+    for (const src of ids) {
+      const r = await post({ channel: 'web', source_id: src, customer: { email: 'x@example.ru' }, text: 'снова' });
+      assert.ok(r.status === 200 || r.status === 201, `status ${r.status}`);
+      if (r.status === 200) stored++;
+    }
+    assert.ok(stored > 0, 'requests written before the hang-up are stored');
+  });
+});
+
 describe('bad input gets a 4xx with a JSON error and writes nothing', () => {
   const cases = [
     ['malformed JSON', { raw: '{"channel": "sms",', headers: { 'Content-Type': 'application/json' } }, 400, null],

@@ -3,7 +3,9 @@
  * directory: the writer and group commit (a failing job rolls back only
  * itself), identity resolution and merge suggestions, dedup, the status
  * machine, the bonus ledger, keyset pagination, full-text search, scopes,
- * the event hub, and migrations.  Time is the fake clock; nothing sleeps.
+ * the event hub, migrations, and the read snapshots kept between borrowings.
+ * Time is the fake clock; nothing sleeps but the wait for the store's own
+ * thread to end an old snapshot.
  */
 #include "testutil.h"
 
@@ -1508,12 +1510,17 @@ static void test_reader_snapshot_kept_until_a_commit(void **state)
 {
     struct fx *f = *state;
     struct err_info err = {0};
+    /* A plain borrowing ends its read transaction when it is given back. */
     struct db *r = store_reader(f->s);
     assert_int_equal(stores_seen(r), 3);
     store_reader_done(f->s, r);
-    /* Nothing committed since: the connection keeps its read transaction. */
+    assert_true(sqlite3_get_autocommit(db_handle(r)));
+    r = store_reader_recent(f->s);
+    assert_int_equal(stores_seen(r), 3);
+    store_reader_done(f->s, r);
+    /* A recent one, with nothing committed since, keeps it. */
     assert_false(sqlite3_get_autocommit(db_handle(r)));
-    struct db *again = store_reader(f->s);
+    struct db *again = store_reader_recent(f->s);
     assert_ptr_equal(again, r); /* the idle connections are a stack */
     assert_int_equal(stores_seen(again), 3);
     store_reader_done(f->s, again);
@@ -1522,22 +1529,42 @@ static void test_reader_snapshot_kept_until_a_commit(void **state)
     assert_int_equal(store_write(f->s, job_one_store, "S4", &err), 0);
     assert_true(sqlite3_get_autocommit(db_handle(r)));
     /* ...and the next borrowing sees the acknowledged write. */
-    r = store_reader(f->s);
+    r = store_reader_recent(f->s);
     assert_int_equal(stores_seen(r), 4);
 
     /* A write acknowledged while a connection is borrowed is not in its snapshot,
      * and that snapshot is not kept once it is stale. */
+    store_reader_done(f->s, r);
+    r = store_reader_recent(f->s);
     assert_int_equal(store_write(f->s, job_one_store, "S5", &err), 0);
     assert_int_equal(stores_seen(r), 4);
     store_reader_done(f->s, r);
     assert_true(sqlite3_get_autocommit(db_handle(r)));
-    r = store_reader(f->s);
+    r = store_reader_recent(f->s);
     assert_int_equal(stores_seen(r), 5);
     store_reader_done(f->s, r);
 
-    /* The sweep leaves a current, young snapshot alone. */
+    /* The sweep leaves a current, young snapshot alone, and ends it once it is
+     * old (the store's own thread sweeps twice in that time). */
     store_readers_sweep(f->s);
     assert_false(sqlite3_get_autocommit(db_handle(r)));
+    for (int i = 0; i < 200 && !sqlite3_get_autocommit(db_handle(r)); i++)
+        usleep(10 * 1000);
+    assert_true(sqlite3_get_autocommit(db_handle(r)));
+
+    /* Another process writes: a recent read may miss it for a moment, a plain
+     * borrowing never does. */
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    assert_int_equal(sqlite3_exec(other, "INSERT INTO stores (code, name, city, region, time_zone) "
+                                         "VALUES ('S6', 'Склад', 'Пермь', 'Урал', 'Asia/Yekaterinburg')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(other);
+    r = store_reader(f->s);
+    assert_int_equal(stores_seen(r), 6);
+    store_reader_done(f->s, r);
 }
 
 int main(void)
