@@ -39,8 +39,8 @@ struct http_server {
     struct http_options opt;
     struct http_pool *pool;
     pthread_mutex_t mu;  /* orders deferring and writes against stopping */
-    pthread_cond_t writes_done; /* n_writes reached 0 */
-    unsigned n_writes;   /* http_write_then writes in the writer */
+    pthread_cond_t writes_done; /* n_writes reached 0 while stopping */
+    atomic_uint n_writes; /* http_write_then writes in the writer */
     atomic_bool is_stopping;
 };
 
@@ -275,11 +275,13 @@ static void write_done(struct store_async *w)
 {
     struct http_pending *p = (struct http_pending *)w;
     struct http_server *srv = p->req->srv;
-    pthread_mutex_lock(&srv->mu);
     MHD_resume_connection(p->req->conn); /* p belongs to the loop from here */
-    if (--srv->n_writes == 0)
+    /* The writer takes no lock per request; only a stop waits for the count. */
+    if (atomic_fetch_sub(&srv->n_writes, 1) == 1 && atomic_load(&srv->is_stopping)) {
+        pthread_mutex_lock(&srv->mu);
         pthread_cond_broadcast(&srv->writes_done);
-    pthread_mutex_unlock(&srv->mu);
+        pthread_mutex_unlock(&srv->mu);
+    }
 }
 
 int http_write_then(struct http_request *req, struct http_response *resp, store_job_fn fn,
@@ -296,7 +298,7 @@ int http_write_then(struct http_request *req, struct http_response *resp, store_
         bool ok = !atomic_load(&srv->is_stopping);
         if (ok) {
             MHD_suspend_connection(req->conn);
-            srv->n_writes++;
+            atomic_fetch_add(&srv->n_writes, 1);
             req->pending = p; /* before the writer can finish it */
         }
         pthread_mutex_unlock(&srv->mu);
@@ -601,7 +603,7 @@ void http_stop(struct http_server *srv)
      * connections back (live streams end once the store's hub is closed). */
     pthread_mutex_lock(&srv->mu);
     atomic_store(&srv->is_stopping, true);
-    while (srv->n_writes > 0) /* the writer still runs: they finish */
+    while (atomic_load(&srv->n_writes) > 0) /* the writer still runs: they finish */
         pthread_cond_wait(&srv->writes_done, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
     http_pool_drain(srv->pool);
