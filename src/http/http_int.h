@@ -38,8 +38,6 @@ void http_pool_free(struct http_pool *p);
 /* Suspend conn and run job on the pool (the job resumes conn when done);
  * false, with nothing done, once the server is stopping. */
 bool http_defer(struct http_server *srv, struct MHD_Connection *conn, struct http_job *job);
-/* True once the server is stopping: no work is deferred any more. */
-bool http_is_stopping(struct http_server *srv);
 
 /* ---- stream.c: a handler's stream behind MHD's content reader ------------- */
 

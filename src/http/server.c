@@ -197,6 +197,35 @@ static void serve_asset(struct http_request *req, struct http_response *resp,
                         "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
 }
 
+/* A handler's result into its answer: the error rendered, or an answer too large refused. */
+static void conclude(struct http_request *req, struct http_response *resp, int rc)
+{
+    if (rc != 0)
+        render_error(req, resp, rc);
+    else if (buf_error(&resp->body) != 0)
+        render_error(req, resp,
+                     err_set(&req->err, ERR_TOOBIG, "", "the response is too large"));
+}
+
+/* Free an answer MHD was not given. */
+static void response_drop(struct http_response *resp)
+{
+    if (resp->stream && resp->stream_free)
+        resp->stream_free(resp->stream_ctx);
+    buf_free(&resp->body);
+}
+
+/* Queue the answer (MHD owns its stream from here) and free the rest of it. */
+static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_request *req,
+                                   struct http_response *resp)
+{
+    enum MHD_Result r = queue(conn, req, resp);
+    resp->stream = NULL;
+    response_drop(resp);
+    req->is_responded = true;
+    return r;
+}
+
 static void dispatch(struct http_server *srv, struct http_request *req,
                      struct http_response *resp)
 {
@@ -235,13 +264,8 @@ static void dispatch(struct http_server *srv, struct http_request *req,
     }
     resp->status = 200;
     rc = req->route->fn(req, resp);
-    if (rc == HTTP_PENDING)
-        return; /* finished by its write's then */
-    if (rc != 0)
-        render_error(req, resp, rc);
-    else if (buf_error(&resp->body) != 0)
-        render_error(req, resp,
-                     err_set(&req->err, ERR_TOOBIG, "", "the response is too large"));
+    if (rc != HTTP_PENDING) /* else finished by its write's then */
+        conclude(req, resp, rc);
 }
 
 /* The most of an oversized body read and dropped before the 413. */
@@ -261,11 +285,8 @@ static enum MHD_Result respond(struct http_server *srv, struct MHD_Connection *c
     enum MHD_Result r = MHD_YES;
     if (req->pending != NULL)
         req->pending->resp = resp; /* the answer so far waits for the write */
-    else {
-        r = queue(conn, req, &resp);
-        buf_free(&resp.body);
-        req->is_responded = true;
-    }
+    else
+        r = send_answer(conn, req, &resp);
     log_set_request_id(0);
     return r;
 }
@@ -326,21 +347,11 @@ static enum MHD_Result finish_pending(struct MHD_Connection *conn, struct http_r
     int rc = p->then(req, &p->resp, p->then_arg, p->w.result);
     req->is_on_loop = false;
     assert(rc != HTTP_PENDING);
-    if (rc != 0)
-        render_error(req, &p->resp, rc);
-    else if (buf_error(&p->resp.body) != 0)
-        render_error(req, &p->resp, err_set(&req->err, ERR_TOOBIG, "", "the response is too large"));
-    enum MHD_Result r = queue(conn, req, &p->resp);
-    buf_free(&p->resp.body);
+    conclude(req, &p->resp, rc);
+    enum MHD_Result r = send_answer(conn, req, &p->resp);
     free(p);
-    req->is_responded = true;
     log_set_request_id(0);
     return r;
-}
-
-bool http_is_stopping(struct http_server *srv)
-{
-    return atomic_load_explicit(&srv->is_stopping, memory_order_relaxed);
 }
 
 bool http_defer(struct http_server *srv, struct MHD_Connection *conn, struct http_job *job)
@@ -368,9 +379,7 @@ static void run_deferred(struct http_job *job)
 
 static void deferred_free(struct http_deferred *d)
 {
-    if (d->resp.stream && d->resp.stream_free)
-        d->resp.stream_free(d->resp.stream_ctx); /* never handed to MHD */
-    buf_free(&d->resp.body);
+    response_drop(&d->resp);
     free(d);
 }
 
@@ -452,10 +461,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->deferred != NULL) { /* resumed: the pool ran the handler */
         struct http_deferred *d = req->deferred;
         req->deferred = NULL;
-        enum MHD_Result r = queue(conn, req, &d->resp);
-        d->resp.stream = NULL; /* MHD owns the stream now */
-        deferred_free(d);
-        req->is_responded = true;
+        enum MHD_Result r = send_answer(conn, req, &d->resp);
+        free(d);
         return r;
     }
     return respond_or_defer(srv, conn, req);
@@ -480,9 +487,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         struct http_pending *p = req->pending;
         req->pending = NULL;
         p->then(req, &p->resp, p->then_arg, p->w.result);
-        if (p->resp.stream && p->resp.stream_free)
-            p->resp.stream_free(p->resp.stream_ctx);
-        buf_free(&p->resp.body);
+        response_drop(&p->resp);
         free(p);
     }
     buf_free(&req->body);
