@@ -1,7 +1,10 @@
 /*
  * analytics.c - lifecycle of the analytics part: the survey secret, and
  * one worker thread that keeps the rollups and the survey invitations up
- * with the event log (it sleeps 100 ms when there is nothing new).
+ * with the event log.  It takes one step at most every 100 ms unless it is
+ * behind: a step then sums a tenth of a second of events into one write, so
+ * a rollup row touched by many requests is written once per step instead of
+ * once per commit of the intake.
  */
 #include "analytics/surveys_int.h"
 
@@ -15,7 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#define IDLE_MS 100
+#define PACE_MS 100
+#define BEHIND_EVENTS 1024 /* a step that read this many goes again at once */
 #define REBUILD_BEHIND 200000 /* events behind at start that make a rebuild cheaper */
 
 struct analytics *analytics_of(struct app *app)
@@ -48,6 +52,7 @@ static void *worker_main(void *arg)
 {
     struct analytics *an = arg;
     struct app *app = an->app;
+    pthread_setname_np(pthread_self(), "otklik-rollups");
     catch_up(an);
     for (;;) {
         pthread_mutex_lock(&an->stop_mu);
@@ -57,6 +62,13 @@ static void *worker_main(void *arg)
             break;
         int64_t n_roll = 0, n_surv = 0;
         struct err_info err = {0};
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += PACE_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
         pthread_mutex_lock(&an->mu);
         if (analytics_rollup_step(app->store, 16, &n_roll, &err) != 0)
             log_warn("analytics rollup failed msg=\"%s\"", err.message);
@@ -64,16 +76,10 @@ static void *worker_main(void *arg)
         if (analytics_surveys_step(app, &n_surv, &err) != 0)
             log_warn("analytics surveys failed msg=\"%s\"", err.message);
         pthread_mutex_unlock(&an->mu);
-        if (n_roll > 0 || n_surv > 0)
+        if (n_roll >= BEHIND_EVENTS || n_surv >= BEHIND_EVENTS)
             continue;
-        /* Nothing new: sleep a little (wall-clock wait; the fake clock is for logic only). */
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += IDLE_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        /* Wait out the rest of the step's 100 ms (wall-clock wait; the fake clock
+         * is for logic only). */
         pthread_mutex_lock(&an->stop_mu);
         while (!an->is_stopping &&
                pthread_cond_timedwait(&an->stop_cond, &an->stop_mu, &until) != ETIMEDOUT)

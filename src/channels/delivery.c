@@ -401,6 +401,7 @@ static void *outbox_main(void *arg)
 {
     struct channels *cs = arg;
     struct app *app = cs->app;
+    pthread_setname_np(pthread_self(), "otklik-outbox");
     while (recover(app, true) > 0) {
     }
     int64_t last = store_hub_last_id(app->store);

@@ -441,6 +441,7 @@ static bool is_stopping(struct channels *cs)
 static void *inbox_main(void *arg)
 {
     struct channels *cs = arg;
+    pthread_setname_np(pthread_self(), "otklik-inbox");
     for (;;) {
         pthread_mutex_lock(&cs->wmu);
         if (!cs->inbox_poked && !cs->is_stopping) {

@@ -124,11 +124,14 @@ static void run_hook(struct rules_job *j, bool (*wants)(const struct event_row *
         return;
     struct err_info herr = {0};
     struct tx_mark mark = store_tx_part_begin(j->tx);
+    size_t n_timers = j->n_timers;
     int rc = fn(j, ev, &herr);
     store_tx_part_end(j->tx, mark, rc == 0);
-    if (rc != 0)
+    if (rc != 0) {
+        j->n_timers = n_timers; /* their rows are undone */
         log_warn("rules hook=%s event=%lld code=%s msg=\"%s\"", name, (long long)ev->id,
                  err_str(rc), herr.message);
+    }
 }
 
 static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
@@ -150,12 +153,15 @@ static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
         for (int k = 0; k < it->n_matched; k++) {
             struct err_info aerr = {0};
             struct tx_mark mark = store_tx_part_begin(tx);
+            size_t n_timers = j->n_timers;
             int rc = actions_run(j, b->e->set->rules[it->matched[k]], &it->f, ev, &aerr);
             store_tx_part_end(tx, mark, rc == 0);
-            if (rc != 0)
+            if (rc != 0) {
+                j->n_timers = n_timers; /* their rows are undone */
                 log_warn("rules rule=%lld event=%lld msg=\"%s\"",
                          (long long)b->e->set->rules[it->matched[k]]->id, (long long)ev->id,
                          aerr.message);
+            }
         }
     }
     j->is_late = false;
@@ -232,6 +238,7 @@ void *rules_engine_main(void *arg);
 void *rules_engine_main(void *arg)
 {
     struct rules *R = arg;
+    pthread_setname_np(pthread_self(), "otklik-rules");
     while (!atomic_load(&R->is_stopping)) {
         struct err_info err = {0};
         int n = engine_batch(R, &err);
