@@ -38,9 +38,12 @@ struct create_job {
     struct request_out out;
 };
 
+/* May run twice in a batch (is_rerunnable): a second run replaces the first's answer. */
 static int job_create(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct create_job *j = arg;
+    json_decref(j->out.json);
+    j->out.json = NULL;
     return store_request_create(tx, j->in, &j->out, err);
 }
 
@@ -121,7 +124,7 @@ int api_requests_create(struct http_request *req, struct http_response *resp)
     api_enrich_request(req->app, in, &req->arena);
     call->job.in = in;
     /* Answered once durable, without holding a thread meanwhile. */
-    return http_write_then(req, resp, job_create, &call->job, created, call);
+    return http_write_then(req, resp, job_create, &call->job, true, created, call);
 }
 
 static int query_enum(struct http_request *req, const char *name, const char *const *values,

@@ -282,7 +282,8 @@ int channels_hook(struct http_request *req, struct http_response *resp)
         call->h = h;
         call->snap = snap;
         call->batch = inbox_batch_new(c, items);
-        return http_write_then(req, resp, inbox_batch_write, call->batch, hook_stored, call);
+        return http_write_then(req, resp, inbox_batch_write, call->batch, true, hook_stored,
+                               call);
     }
     hook_reply(&h, resp, 0);
 out:

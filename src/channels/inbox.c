@@ -35,6 +35,7 @@ static int job_add(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct add_job *j = arg;
     struct db *db = store_tx_db(tx);
+    j->added = 0; /* the job may run again (is_rerunnable) */
     for (size_t i = 0; i < j->n; i++) {
         sqlite3_stmt *st =
             db_stmt(db, "INSERT INTO channel_inbox (channel_id, source_id, item, received_at_ms) "

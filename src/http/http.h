@@ -139,10 +139,10 @@ typedef int (*http_then_fn)(struct http_request *req, struct http_response *resp
  * loop to fill in the answer (it must not write again).  Elsewhere (a pool
  * thread, or the server stopping) it writes, waits and calls then itself,
  * returning what then returns.  arg and then_arg must live until then runs;
- * then frees them.
+ * then frees them.  is_rerunnable: fn may run twice (store_async).
  */
 int http_write_then(struct http_request *req, struct http_response *resp, store_job_fn fn,
-                    void *arg, http_then_fn then, void *then_arg);
+                    void *arg, bool is_rerunnable, http_then_fn then, void *then_arg);
 
 /* Options the server runs with (session ttl, cookie flags). */
 const struct http_options *http_options_of(struct http_request *req);

@@ -306,12 +306,13 @@ static void write_done(struct store_async *w)
 }
 
 int http_write_then(struct http_request *req, struct http_response *resp, store_job_fn fn,
-                    void *arg, http_then_fn then, void *then_arg)
+                    void *arg, bool is_rerunnable, http_then_fn then, void *then_arg)
 {
     struct http_server *srv = req->srv;
     if (req->is_on_loop) {
         struct http_pending *p = xcalloc(1, sizeof *p);
-        p->w = (struct store_async){.fn = fn, .arg = arg, .err = &req->err, .done = write_done};
+        p->w = (struct store_async){.fn = fn, .arg = arg, .err = &req->err, .done = write_done,
+                                    .is_rerunnable = is_rerunnable};
         p->req = req;
         p->then = then;
         p->then_arg = then_arg;

@@ -53,12 +53,18 @@ static void tx_truncate(struct store_tx *tx, struct tx_mark m)
     for (size_t i = m.n_search; i < tx->n_search; i++)
         free(tx->search[i].terms);
     tx->n_search = m.n_search;
+    tx->n_deduplicated = m.n_deduplicated;
+}
+
+static struct tx_mark tx_mark_now(const struct store_tx *tx)
+{
+    return (struct tx_mark){tx->n_pending, tx->n_search, tx->n_deduplicated};
 }
 
 struct tx_mark store_tx_part_begin(struct store_tx *tx)
 {
     db_run(tx->db, db_stmt(tx->db, "SAVEPOINT part"), NULL);
-    return (struct tx_mark){tx->n_pending, tx->n_search};
+    return tx_mark_now(tx);
 }
 
 void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep)
@@ -85,27 +91,81 @@ static int write_search(struct store_tx *tx, struct err_info *err)
     return 0;
 }
 
+/* An I/O error, a full disk or lack of memory makes SQLite roll back the whole
+ * transaction; no later job may run in autocommit mode. */
+static bool tx_lost(struct store *s, struct job *j, struct err_info *cerr)
+{
+    if (!sqlite3_get_autocommit(db_handle(s->wdb)))
+        return false;
+    err_set(cerr, ERR_UNAVAILABLE, "", "the transaction was rolled back");
+    if (j->result == 0)
+        j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
+    return true;
+}
+
+/* Run j in a savepoint of its own: when it fails, only its writes are undone. */
+static int run_alone(struct store *s, struct store_tx *tx, struct job *j, struct err_info *cerr)
+{
+    struct tx_mark mark = store_tx_part_begin(tx);
+    j->result = j->fn(tx, j->arg, j->err);
+    store_tx_part_end(tx, mark, j->result == 0);
+    return tx_lost(s, j, cerr) ? ERR_UNAVAILABLE : 0;
+}
+
+/*
+ * Run the rerunnable jobs from first up to (not including) end under one
+ * savepoint.  A job that fails without a change leaves only its events and
+ * index rows to drop; one that fails after changing rows has the group
+ * rolled back and run again, each job alone.
+ */
+static int run_group(struct store *s, struct store_tx *tx, struct job *first, struct job *end,
+                     struct err_info *cerr)
+{
+    sqlite3 *h = db_handle(s->wdb);
+    struct tx_mark mark = store_tx_part_begin(tx);
+    bool is_undone = false;
+    for (struct job *j = first; j != end; j = j->next) {
+        struct tx_mark before = tx_mark_now(tx);
+        int64_t changes = sqlite3_total_changes64(h);
+        j->result = j->fn(tx, j->arg, j->err);
+        if (tx_lost(s, j, cerr))
+            return ERR_UNAVAILABLE;
+        if (j->result != 0 && sqlite3_total_changes64(h) != changes) {
+            is_undone = true;
+            break;
+        }
+        if (j->result != 0)
+            tx_truncate(tx, before);
+    }
+    store_tx_part_end(tx, mark, !is_undone);
+    if (!is_undone)
+        return 0;
+    for (struct job *j = first; j != end; j = j->next) {
+        if (j->err != NULL)
+            memset(j->err, 0, sizeof *j->err);
+        if (run_alone(s, tx, j, cerr) != 0)
+            return ERR_UNAVAILABLE;
+    }
+    return 0;
+}
+
 static void run_batch(struct store *s, struct job *batch)
 {
     struct store_tx tx = {.s = s, .db = s->wdb};
     struct err_info cerr = {0};
     uint64_t t0 = clock_mono_ns();
     int rc = db_run(s->wdb, db_stmt(s->wdb, "BEGIN IMMEDIATE"), &cerr);
-    for (struct job *j = batch; j != NULL; j = j->next) {
-        if (rc != 0) {
-            j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
-            continue;
+    struct job *j = batch;
+    while (rc == 0 && j != NULL) {
+        struct job *end = j->next;
+        if (j->is_rerunnable) {
+            while (end != NULL && end->is_rerunnable)
+                end = end->next;
+            rc = run_group(s, &tx, j, end, &cerr);
+        } else {
+            rc = run_alone(s, &tx, j, &cerr);
         }
-        struct tx_mark mark = store_tx_part_begin(&tx);
-        j->result = j->fn(&tx, j->arg, j->err);
-        store_tx_part_end(&tx, mark, j->result == 0);
-        /* An I/O error, a full disk or lack of memory makes SQLite roll back the
-         * whole transaction; later jobs must not run in autocommit mode. */
-        if (sqlite3_get_autocommit(db_handle(s->wdb))) {
-            rc = err_set(&cerr, ERR_UNAVAILABLE, "", "the transaction was rolled back");
-            if (j->result == 0)
-                j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
-        }
+        j = end;
     }
     if (rc == 0)
         rc = write_search(&tx, &cerr);
@@ -118,10 +178,10 @@ static void run_batch(struct store *s, struct job *batch)
     if (rc != 0) {
         log_error("store commit failed: %s", cerr.message);
         db_exec(s->wdb, "ROLLBACK", NULL);
-        for (struct job *j = batch; j != NULL; j = j->next)
-            if (j->result == 0)
-                j->result = err_set(j->err, ERR_UNAVAILABLE, "", "the database is unavailable");
-        tx_truncate(&tx, (struct tx_mark){0, 0});
+        for (struct job *k = batch; k != NULL; k = k->next)
+            if (k->result == 0)
+                k->result = err_set(k->err, ERR_UNAVAILABLE, "", "the database is unavailable");
+        tx_truncate(&tx, (struct tx_mark){0});
         /* Regions read inside the failed batch may not be what is stored. */
         if (s->is_region_known)
             memset(s->is_region_known, 0, s->n_regions * sizeof *s->is_region_known);
@@ -131,9 +191,10 @@ static void run_batch(struct store *s, struct job *batch)
         for (size_t i = 0; i < tx.n_pending; i++)
             if (tx.pending[i].created_channel >= 0)
                 atomic_fetch_add(&metric_requests_created[tx.pending[i].created_channel], 1);
+        atomic_fetch_add(&metric_requests_deduplicated, tx.n_deduplicated);
         hub_publish(&s->hub, tx.pending, tx.n_pending); /* the hub owns the JSON now */
         tx.n_pending = 0;
-        tx_truncate(&tx, (struct tx_mark){0, 0});
+        tx_truncate(&tx, (struct tx_mark){0});
     }
     free(tx.pending);
     free(tx.search);
@@ -225,6 +286,7 @@ int store_write_async(struct store *s, struct store_async *w)
     j->arg = w->arg;
     j->err = w->err;
     j->async = w;
+    j->is_rerunnable = w->is_rerunnable;
     if (!enqueue(s, j)) {
         free(j);
         return err_set(w->err, ERR_UNAVAILABLE, "", "the server is shutting down");

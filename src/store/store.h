@@ -63,6 +63,16 @@ struct store_async {
     struct err_info *err;
     void (*done)(struct store_async *w);
     int result;
+    /*
+     * fn may run twice in one batch: each run starts afresh from arg, and
+     * what it leaves outside the transaction a second run replaces.  Such
+     * jobs, one after another in a batch, share one savepoint instead of one
+     * each (a savepoint copies every page it is the first to touch, which
+     * costs about as much as a small job's writes).  One that fails having
+     * written nothing is simply left out; one that fails having written
+     * something has the group rolled back and run again, a savepoint each.
+     */
+    bool is_rerunnable;
 };
 int store_write_async(struct store *s, struct store_async *w);
 
@@ -83,7 +93,7 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
  * events and index rows are undone by store_tx_part_end(tx, mark, false).
  */
 struct tx_mark {
-    size_t n_pending, n_search;
+    size_t n_pending, n_search, n_deduplicated;
 };
 struct tx_mark store_tx_part_begin(struct store_tx *tx);
 void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep);

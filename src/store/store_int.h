@@ -31,6 +31,7 @@ struct store_tx {
     size_t n_pending, cap_pending;
     struct pending_search *search; /* index rows of this batch */
     size_t n_search, cap_search;
+    size_t n_deduplicated; /* requests found already stored, counted at commit */
 };
 
 /*
@@ -47,6 +48,7 @@ struct job {
     int result;
     sem_t done; /* posted by the writer once the job's batch is durable */
     struct store_async *async; /* or, for a write that does not wait: told through done() */
+    bool is_rerunnable;        /* see store_async */
     struct job *next;
 };
 

@@ -90,7 +90,7 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
             out->id = db_col_i64(st, 0);
             out->customer_id = db_col_i64(st, 1);
             out->is_duplicate = true;
-            atomic_fetch_add(&metric_requests_deduplicated, 1);
+            tx->n_deduplicated++; /* counted once committed */
             if (in->scope && !scope_allows_store(db, in->scope, db_col_i64(st, 2))) {
                 sqlite3_reset(st);
                 return err_set(err, ERR_CONFLICT, "source_id",

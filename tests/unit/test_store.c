@@ -19,6 +19,8 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +148,7 @@ struct req_job {
     struct request_out out;
     char terms[1024];
     int fail_after; /* return this error after a successful create (tests of rollback) */
+    int runs;       /* how often the job ran */
 };
 
 static void req_job_init(struct req_job *j, const struct req_spec *sp)
@@ -172,6 +175,7 @@ static void req_job_init(struct req_job *j, const struct req_spec *sp)
 static int job_create(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct req_job *j = arg;
+    j->runs++;
     int rc = store_request_create(tx, &j->in, &j->out, err);
     if (rc == 0 && j->fail_after != 0)
         return err_set(err, j->fail_after, "test", "the job fails on purpose");
@@ -381,12 +385,34 @@ struct writer_thread {
     void *arg;
     struct err_info err;
     int rc;
+    bool is_rerunnable; /* write through store_write_async with is_rerunnable */
+    struct store_async async;
+    sem_t done;
 };
+
+static void async_done(struct store_async *a)
+{
+    struct writer_thread *w = (struct writer_thread *)((char *)a - offsetof(struct writer_thread, async));
+    sem_post(&w->done);
+}
 
 static void *writer_thread_main(void *arg)
 {
     struct writer_thread *w = arg;
-    w->rc = store_write(w->s, w->fn, w->arg, &w->err);
+    if (!w->is_rerunnable) {
+        w->rc = store_write(w->s, w->fn, w->arg, &w->err);
+        return NULL;
+    }
+    sem_init(&w->done, 0, 0);
+    w->async = (struct store_async){.fn = w->fn, .arg = w->arg, .err = &w->err,
+                                    .done = async_done, .is_rerunnable = true};
+    w->rc = store_write_async(w->s, &w->async);
+    if (w->rc == 0) {
+        while (sem_wait(&w->done) != 0)
+            ;
+        w->rc = w->async.result;
+    }
+    sem_destroy(&w->done);
     return NULL;
 }
 
@@ -404,9 +430,12 @@ static int job_create_in_tx(struct store_tx *tx, void *arg, struct err_info *err
     return job_create(tx, arg, err);
 }
 
-static void test_group_commit_failing_job_rolls_back_alone(void **state)
+/*
+ * N jobs in one batch, one of which fails after writing (fail_after) or before
+ * (an unknown store, when is_early).  is_rerunnable: the jobs share a savepoint.
+ */
+static void failing_job_in_batch(struct fx *f, bool is_rerunnable, bool is_early)
 {
-    struct fx *f = *state;
     enum { N = 8, BAD = 3 };
     struct gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     struct writer_thread gate_w = {.s = f->s, .fn = job_gate, .arg = &g};
@@ -426,11 +455,13 @@ static void test_group_commit_failing_job_rolls_back_alone(void **state)
         snprintf(src[i], sizeof src[i], "batch-%d", i);
         snprintf(text[i], sizeof text[i], "Обращение номер %d", 1000 + i);
         req_job_init(&jobs[i], &(struct req_spec){.channel = "telegram", .source_id = src[i],
-                                                   .phone = phone[i], .store = "S1",
+                                                   .phone = phone[i],
+                                                   .store = i == BAD && is_early ? "NOPE" : "S1",
                                                    .text = text[i]});
-        if (i == BAD)
+        if (i == BAD && !is_early)
             jobs[i].fail_after = ERR_INVALID;
-        w[i] = (struct writer_thread){.s = f->s, .fn = job_create_in_tx, .arg = &jobs[i]};
+        w[i] = (struct writer_thread){.s = f->s, .fn = job_create_in_tx, .arg = &jobs[i],
+                                      .is_rerunnable = is_rerunnable};
         assert_int_equal(pthread_create(&w[i].th, NULL, writer_thread_main, &w[i]), 0);
     }
     while (store_queue_depth(f->s) < N)
@@ -447,11 +478,20 @@ static void test_group_commit_failing_job_rolls_back_alone(void **state)
     for (int i = 0; i < N; i++) {
         if (i == BAD) {
             assert_int_equal(w[i].rc, ERR_INVALID);
-            assert_string_equal(w[i].err.field, "test");
+            assert_string_equal(w[i].err.field, is_early ? "store" : "test");
         } else {
             if (w[i].rc != 0)
                 fail_msg("job %d failed: %s", i, w[i].err.message);
         }
+        /* Sharing a savepoint, a failure after writing runs the group again, each
+         * job alone (those queued after it had not run yet); one before writing,
+         * or a savepoint each, runs every job once. */
+        if (!is_rerunnable || is_early)
+            assert_int_equal(jobs[i].runs, 1);
+        else if (i == BAD)
+            assert_int_equal(jobs[i].runs, 2);
+        else
+            assert_in_range(jobs[i].runs, 1, 2);
     }
     /* Only the failing job's writes are gone: request, message, customer, identity, event. */
     assert_int_equal(count_rows(f, "requests"), N - 1);
@@ -477,6 +517,21 @@ static void test_group_commit_failing_job_rolls_back_alone(void **state)
         create(f, (struct req_spec){.channel = "telegram", .source_id = src[BAD],
                                      .phone = phone[BAD]});
     assert_false(again.is_duplicate);
+}
+
+static void test_group_commit_failing_job_rolls_back_alone(void **state)
+{
+    failing_job_in_batch(*state, false, false);
+}
+
+static void test_rerunnable_jobs_failing_after_writing(void **state)
+{
+    failing_job_in_batch(*state, true, false);
+}
+
+static void test_rerunnable_jobs_failing_before_writing(void **state)
+{
+    failing_job_in_batch(*state, true, true);
 }
 
 static int job_set_counter(struct store_tx *tx, void *arg, struct err_info *err)
@@ -1576,6 +1631,8 @@ int main(void)
         cmocka_unit_test(test_open_bad_path),
         T(test_write_is_durable),
         T(test_group_commit_failing_job_rolls_back_alone),
+        T(test_rerunnable_jobs_failing_after_writing),
+        T(test_rerunnable_jobs_failing_before_writing),
         T(test_constraint_error_in_job),
         T(test_identity_same_phone_same_customer),
         T(test_identity_two_customers_merge_suggestion),
