@@ -297,6 +297,7 @@ static int write_item(struct store_tx *tx, struct item *it, struct err_info *err
     return ERR_INTERNAL;
 }
 
+/* May run twice (store_write_rerunnable): each run writes every item afresh. */
 static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct batch *b = arg;
@@ -328,10 +329,10 @@ static void *submit_main(void *arg)
     struct batch *b = sub->b;
     struct err_info first = {0};
     b->is_careful = false;
-    b->rc = store_write(sub->store, job_batch, b, &first);
+    b->rc = store_write_rerunnable(sub->store, job_batch, b, &first);
     if (b->rc == ERR_CONFLICT) {
         b->is_careful = true;
-        b->rc = store_write(sub->store, job_batch, b, &b->err);
+        b->rc = store_write_rerunnable(sub->store, job_batch, b, &b->err);
     } else if (b->rc != 0) {
         err_set(&b->err, b->rc, first.field, "%s", first.message);
     }

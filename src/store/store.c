@@ -56,6 +56,13 @@ static void tx_truncate(struct store_tx *tx, struct tx_mark m)
     tx->n_deduplicated = m.n_deduplicated;
 }
 
+/* A rollback may have undone a store's change that the region cache read. */
+static void regions_forget_all(struct store *s)
+{
+    if (s->is_region_known)
+        memset(s->is_region_known, 0, s->n_regions * sizeof *s->is_region_known);
+}
+
 static struct tx_mark tx_mark_now(const struct store_tx *tx)
 {
     return (struct tx_mark){tx->n_pending, tx->n_search, tx->n_deduplicated};
@@ -72,6 +79,7 @@ void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep)
     if (!keep) {
         db_run(tx->db, db_stmt(tx->db, "ROLLBACK TO part"), NULL);
         tx_truncate(tx, mark);
+        regions_forget_all(tx->s);
     }
     db_run(tx->db, db_stmt(tx->db, "RELEASE part"), NULL);
 }
@@ -113,60 +121,78 @@ static int run_alone(struct store *s, struct store_tx *tx, struct job *j, struct
 }
 
 /*
- * Run the rerunnable jobs from first up to (not including) end under one
- * savepoint.  A job that fails without a change leaves only its events and
- * index rows to drop; one that fails after changing rows has the group
- * rolled back and run again, each job alone.
+ * Run the rerunnable jobs from first up to (not including) end, the first
+ * of the transaction, without a savepoint.  A job that fails without a
+ * change leaves only its events and index rows to drop; one that fails after
+ * changing rows has the transaction rolled back and the jobs run again, each
+ * alone.
  */
-static int run_group(struct store *s, struct store_tx *tx, struct job *first, struct job *end,
-                     struct err_info *cerr)
+static int run_straight(struct store *s, struct store_tx *tx, struct job *first, struct job *end,
+                        struct err_info *cerr)
 {
     sqlite3 *h = db_handle(s->wdb);
-    struct tx_mark mark = store_tx_part_begin(tx);
-    bool is_undone = false;
     for (struct job *j = first; j != end; j = j->next) {
         struct tx_mark before = tx_mark_now(tx);
         int64_t changes = sqlite3_total_changes64(h);
         j->result = j->fn(tx, j->arg, j->err);
         if (tx_lost(s, j, cerr))
             return ERR_UNAVAILABLE;
-        if (j->result != 0 && sqlite3_total_changes64(h) != changes) {
-            is_undone = true;
-            break;
-        }
-        if (j->result != 0)
+        if (j->result == 0)
+            continue;
+        if (sqlite3_total_changes64(h) == changes) {
             tx_truncate(tx, before);
-    }
-    store_tx_part_end(tx, mark, !is_undone);
-    if (!is_undone)
-        return 0;
-    for (struct job *j = first; j != end; j = j->next) {
-        if (j->err != NULL)
-            memset(j->err, 0, sizeof *j->err);
-        if (run_alone(s, tx, j, cerr) != 0)
-            return ERR_UNAVAILABLE;
+            continue;
+        }
+        int rc = db_exec(s->wdb, "ROLLBACK", cerr);
+        tx_truncate(tx, (struct tx_mark){0});
+        regions_forget_all(s);
+        if (rc == 0)
+            rc = db_run(s->wdb, db_stmt(s->wdb, "BEGIN IMMEDIATE"), cerr);
+        for (struct job *k = first; rc == 0 && k != end; k = k->next) {
+            if (k->err != NULL)
+                memset(k->err, 0, sizeof *k->err);
+            k->result = 0;
+            rc = run_alone(s, tx, k, cerr);
+        }
+        return rc;
     }
     return 0;
 }
 
-static void run_batch(struct store *s, struct job *batch)
+/* The batch with its rerunnable jobs first (jobs of one batch were queued side
+ * by side, so their order is free); *end: the first of the others. */
+static struct job *rerunnable_first(struct job *batch, struct job **end)
+{
+    struct job *rer = NULL, **rer_tail = &rer, *other = NULL, **other_tail = &other;
+    for (struct job *j = batch, *next; j != NULL; j = next) {
+        next = j->next;
+        j->next = NULL;
+        if (j->is_rerunnable) {
+            *rer_tail = j;
+            rer_tail = &j->next;
+        } else {
+            *other_tail = j;
+            other_tail = &j->next;
+        }
+    }
+    *rer_tail = other;
+    *end = other;
+    return rer;
+}
+
+/* Run a batch in one transaction; returns the batch, its jobs reordered. */
+static struct job *run_batch(struct store *s, struct job *batch)
 {
     struct store_tx tx = {.s = s, .db = s->wdb};
     struct err_info cerr = {0};
     uint64_t t0 = clock_mono_ns();
+    struct job *others;
+    batch = rerunnable_first(batch, &others);
     int rc = db_run(s->wdb, db_stmt(s->wdb, "BEGIN IMMEDIATE"), &cerr);
-    struct job *j = batch;
-    while (rc == 0 && j != NULL) {
-        struct job *end = j->next;
-        if (j->is_rerunnable) {
-            while (end != NULL && end->is_rerunnable)
-                end = end->next;
-            rc = run_group(s, &tx, j, end, &cerr);
-        } else {
-            rc = run_alone(s, &tx, j, &cerr);
-        }
-        j = end;
-    }
+    if (rc == 0)
+        rc = run_straight(s, &tx, batch, others, &cerr);
+    for (struct job *j = others; rc == 0 && j != NULL; j = j->next)
+        rc = run_alone(s, &tx, j, &cerr);
     if (rc == 0)
         rc = write_search(&tx, &cerr);
     if (rc == 0)
@@ -182,9 +208,7 @@ static void run_batch(struct store *s, struct job *batch)
             if (k->result == 0)
                 k->result = err_set(k->err, ERR_UNAVAILABLE, "", "the database is unavailable");
         tx_truncate(&tx, (struct tx_mark){0});
-        /* Regions read inside the failed batch may not be what is stored. */
-        if (s->is_region_known)
-            memset(s->is_region_known, 0, s->n_regions * sizeof *s->is_region_known);
+        regions_forget_all(s); /* regions read inside the failed batch may not be stored */
     } else {
         /* Requests are counted once they are committed (a job or a whole batch that
          * rolls back, or an import batch retried line by line, counts nothing). */
@@ -199,6 +223,7 @@ static void run_batch(struct store *s, struct job *batch)
     free(tx.pending);
     free(tx.search);
     histogram_observe_ns(&metric_commit_seconds, clock_mono_ns() - t0);
+    return batch;
 }
 
 static void *writer_main(void *arg)
@@ -225,7 +250,7 @@ static void *writer_main(void *arg)
         s->depth -= n;
         pthread_mutex_unlock(&s->mu);
 
-        run_batch(s, batch);
+        batch = run_batch(s, batch);
 
         /* Wake exactly the callers of this batch (read next before posting:
          * a woken caller's job lives on its stack and is gone at once). */
@@ -265,9 +290,10 @@ static bool enqueue(struct store *s, struct job *j)
     return true;
 }
 
-int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
+static int write_and_wait(struct store *s, store_job_fn fn, void *arg, bool is_rerunnable,
+                          struct err_info *err)
 {
-    struct job j = {.fn = fn, .arg = arg, .err = err};
+    struct job j = {.fn = fn, .arg = arg, .err = err, .is_rerunnable = is_rerunnable};
     sem_init(&j.done, 0, 0);
     if (!enqueue(s, &j)) {
         sem_destroy(&j.done);
@@ -277,6 +303,16 @@ int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *er
         ; /* EINTR: keep waiting, the writer always posts */
     sem_destroy(&j.done);
     return j.result;
+}
+
+int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
+{
+    return write_and_wait(s, fn, arg, false, err);
+}
+
+int store_write_rerunnable(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
+{
+    return write_and_wait(s, fn, arg, true, err);
 }
 
 int store_write_async(struct store *s, struct store_async *w)

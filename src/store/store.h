@@ -66,15 +66,19 @@ struct store_async {
     /*
      * fn may run twice in one batch: each run starts afresh from arg, and
      * what it leaves outside the transaction a second run replaces.  Such
-     * jobs, one after another in a batch, share one savepoint instead of one
-     * each (a savepoint copies every page it is the first to touch, which
-     * costs about as much as a small job's writes).  One that fails having
-     * written nothing is simply left out; one that fails having written
-     * something has the group rolled back and run again, a savepoint each.
+     * jobs run first in their batch, straight in the transaction, where any
+     * other job has a savepoint of its own (a savepoint copies every page it
+     * is the first to touch, which costs about as much as a small job's
+     * writes).  One that fails having written nothing is simply left out;
+     * one that fails having written something has the transaction rolled
+     * back and the rerunnable jobs run again, a savepoint each.
      */
     bool is_rerunnable;
 };
 int store_write_async(struct store *s, struct store_async *w);
+
+/* store_write for a job that may run twice (see store_async.is_rerunnable). */
+int store_write_rerunnable(struct store *s, store_job_fn fn, void *arg, struct err_info *err);
 
 /* The writer connection, for use inside a job only. */
 struct db *store_tx_db(struct store_tx *tx);
