@@ -1,10 +1,7 @@
 /*
  * analytics.c - lifecycle of the analytics part: the survey secret, and
  * one worker thread that keeps the rollups and the survey invitations up
- * with the event log.  It takes one step at most every 100 ms unless it is
- * behind: a step then sums a tenth of a second of events into one write, so
- * a rollup row touched by many requests is written once per step instead of
- * once per commit of the intake.
+ * with the event log, paced (ANALYTICS_PACE_MS).
  */
 #include "analytics/surveys_int.h"
 
@@ -18,8 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define PACE_MS 100
-#define BEHIND_EVENTS 1024 /* a step that read this many goes again at once */
 #define REBUILD_BEHIND 200000 /* events behind at start that make a rebuild cheaper */
 
 struct analytics *analytics_of(struct app *app)
@@ -60,23 +55,33 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&an->stop_mu);
         if (stop)
             break;
-        int64_t n_roll = 0, n_surv = 0;
+        int64_t n_roll = 0;
+        bool is_behind = false;
         struct err_info err = {0};
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += PACE_MS * 1000000L;
+        until.tv_nsec += ANALYTICS_PACE_MS * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&an->mu);
-        if (analytics_rollup_step(app->store, 16, &n_roll, &err) != 0)
+        if (analytics_rollup_step(app->store, ANALYTICS_STEP_BATCHES, &n_roll, &err) != 0)
             log_warn("analytics rollup failed msg=\"%s\"", err.message);
-        err_clear(&err);
-        if (analytics_surveys_step(app, &n_surv, &err) != 0)
-            log_warn("analytics surveys failed msg=\"%s\"", err.message);
+        is_behind = n_roll >= ANALYTICS_STEP_BATCHES * ANALYTICS_ROLLUP_BATCH;
+        for (int i = 0; i < ANALYTICS_STEP_BATCHES; i++) {
+            int64_t n = 0;
+            err_clear(&err);
+            if (analytics_surveys_step(app, &n, &err) != 0) {
+                log_warn("analytics surveys failed msg=\"%s\"", err.message);
+                break;
+            }
+            if (n < ANALYTICS_SURVEY_BATCH)
+                break;
+            is_behind = is_behind || i == ANALYTICS_STEP_BATCHES - 1;
+        }
         pthread_mutex_unlock(&an->mu);
-        if (n_roll >= BEHIND_EVENTS || n_surv >= BEHIND_EVENTS)
+        if (is_behind)
             continue;
         /* Wait out the rest of the step's 100 ms (wall-clock wait; the fake clock
          * is for logic only). */

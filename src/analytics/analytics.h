@@ -97,10 +97,24 @@ void analytics_stop(struct app *app);
 
 /* ---- rollups (rollup.c) ------------------------------------------------ */
 
+#define ANALYTICS_ROLLUP_BATCH 4096 /* events a rollup batch reads at most */
+#define ANALYTICS_SURVEY_BATCH 1024 /* events a survey step reads at most */
+
+/*
+ * The worker takes one step (at most ANALYTICS_STEP_BATCHES batches of each
+ * consumer) every ANALYTICS_PACE_MS, or at once while a step ends at that
+ * limit: a step then sums a tenth of a second of events into one write, so
+ * a rollup row touched by many requests is written once per step instead of
+ * once per commit of the intake.
+ */
+#define ANALYTICS_PACE_MS 100
+#define ANALYTICS_STEP_BATCHES 16
+
 /*
  * Consume the events after the rollup cursor, at most max_batches batches
- * of up to 4096 events; *out_n gets the number of events read.  Safe to
- * call from one thread at a time (the part's lock).  0 or an ERR_*.
+ * of up to ANALYTICS_ROLLUP_BATCH events; *out_n gets the number of events
+ * read.  Safe to call from one thread at a time (the part's lock).  0 or an
+ * ERR_*.
  */
 int analytics_rollup_step(struct store *s, int max_batches, int64_t *out_n,
                           struct err_info *err);
@@ -118,7 +132,8 @@ int analytics_rebuild(struct store *s, struct rebuild_stats *out, struct err_inf
 
 /* ---- surveys (surveys.c) ----------------------------------------------- */
 
-/* Consume events that trigger survey invitations (one batch); 0 or ERR_*. */
+/* Consume events that trigger survey invitations (one batch of up to
+ * ANALYTICS_SURVEY_BATCH events); 0 or ERR_*. */
 int analytics_surveys_step(struct app *app, int64_t *out_n, struct err_info *err);
 
 /*

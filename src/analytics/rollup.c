@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define CONSUMER "analytics.rollup"
-#define BATCH 4096
+#define BATCH ANALYTICS_ROLLUP_BATCH
 
 /* Does an event of this type change what a request contributes? */
 static bool touches_request(const char *type)

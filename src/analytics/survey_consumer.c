@@ -18,7 +18,7 @@
 
 #define CONSUMER "analytics.surveys"
 #define PURCHASES "analytics.purchases"
-#define BATCH 1024
+#define BATCH ANALYTICS_SURVEY_BATCH
 #define MAX_AGE_MS (2 * DAY_MS) /* older triggers (history, a long outage) invite nobody */
 
 struct candidate {
