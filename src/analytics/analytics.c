@@ -56,7 +56,6 @@ static void *worker_main(void *arg)
         if (stop)
             break;
         int64_t n_roll = 0;
-        bool is_behind = false;
         struct err_info err = {0};
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -68,7 +67,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&an->mu);
         if (analytics_rollup_step(app->store, ANALYTICS_STEP_BATCHES, &n_roll, &err) != 0)
             log_warn("analytics rollup failed msg=\"%s\"", err.message);
-        is_behind = n_roll >= ANALYTICS_STEP_BATCHES * ANALYTICS_ROLLUP_BATCH;
+        bool is_behind = n_roll >= ANALYTICS_STEP_BATCHES * ANALYTICS_ROLLUP_BATCH;
         for (int i = 0; i < ANALYTICS_STEP_BATCHES; i++) {
             int64_t n = 0;
             err_clear(&err);
