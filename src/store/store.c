@@ -565,6 +565,8 @@ int store_open(const char *path, const struct store_options *opt, struct store *
         s->opt.writer_cache_kib = 16384;
     if (s->opt.max_batch <= 0)
         s->opt.max_batch = 1024;
+    if (s->opt.wal_pages <= 0)
+        s->opt.wal_pages = 4000;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->has_jobs, NULL);
     pthread_mutex_init(&s->rmu, NULL);
@@ -599,6 +601,8 @@ int store_open(const char *path, const struct store_options *opt, struct store *
         goto fail;
     }
     s->has_sweeper = true;
+    if ((rc = store_checkpointer_start(s, err)) != 0)
+        goto fail;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         rc = err_set(err, ERR_INTERNAL, "", "cannot start the writer thread");
         goto fail;
@@ -606,6 +610,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     *out = s;
     return 0;
 fail:
+    store_checkpointer_stop(s);
     sweeper_stop(s);
     for (int i = 0; i < s->n_free; i++)
         db_close(s->free[i]->db);
@@ -628,6 +633,7 @@ void store_close(struct store *s)
     pthread_cond_signal(&s->has_jobs);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
+    store_checkpointer_stop(s);
     sweeper_stop(s);
     /* Every reader must have been returned by now. */
     for (int i = 0; i < s->n_free; i++) {

@@ -29,6 +29,8 @@ struct store_options {
     int reader_cache_kib; /* page cache per reader (default 16384) */
     int writer_cache_kib; /* page cache of the writer (default 16384) */
     int max_batch;        /* jobs per group commit at most (default 1024) */
+    int wal_pages;        /* the WAL is checkpointed once it holds this many pages, off
+                           * the writer; by the writer at four times that (default 4000) */
 };
 
 /* Open or create the database at path, migrate it, start the writer. */
@@ -111,6 +113,13 @@ int store_analyze(struct store *s, struct err_info *err);
 
 /* Jobs queued but not yet taken by the writer (for /metrics). */
 int store_queue_depth(struct store *s);
+
+/* WAL checkpoints done so far: by the store's checkpoint thread, and by the
+ * writer in a commit (the WAL reached its hard limit); for /metrics. */
+struct store_checkpoints {
+    uint64_t by_thread, by_writer;
+};
+struct store_checkpoints store_checkpoints(struct store *s);
 
 /* ---- reading ---------------------------------------------------------- */
 

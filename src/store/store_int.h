@@ -94,6 +94,15 @@ struct store {
     pthread_t sweeper;        /* ends idle snapshots past their time */
     pthread_cond_t sweep_stop; /* signalled (under rmu) when is_closing is set */
     bool is_closing, has_sweeper;
+    /* checkpoints (checkpoint.c) */
+    struct db *cdb;           /* the checkpointer's connection */
+    pthread_t checkpointer;
+    pthread_mutex_t cmu;      /* guards the flags below; with ckpt_wake */
+    pthread_cond_t ckpt_wake;
+    bool ckpt_wanted, ckpt_stopping, has_checkpointer, has_ckpt_sync;
+    _Atomic uint64_t ckpt_done; /* checkpoints the thread completed */
+    _Atomic uint64_t ckpt_by_thread, ckpt_by_writer; /* for store_checkpoints */
+    uint64_t ckpt_finished;     /* of those, the ones the writer finished (writer only) */
     /* hub */
     struct hub hub;
     /* region of each store id, for event scoping; used by the writer only */
@@ -101,6 +110,11 @@ struct store {
     bool *is_region_known;
     size_t n_regions;
 };
+
+/* Start the checkpoint thread and hand it the writer's checkpoints (s->path
+ * and s->wdb open); stop it, the writer stopped: commits checkpoint again. */
+int store_checkpointer_start(struct store *s, struct err_info *err);
+void store_checkpointer_stop(struct store *s);
 
 /* Forget the cached region of a store (its row changed). Writer only. */
 void store_region_forget(struct store *s, int64_t store_id);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -1561,6 +1562,56 @@ static int job_one_store(struct store_tx *tx, void *arg, struct err_info *err)
     return store_store_upsert(tx, &in, NULL, err);
 }
 
+/* ---- WAL checkpoints off the writer ------------------------------------------------ */
+
+static int job_blob(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    return db_exec(store_tx_db(tx),
+                   "CREATE TABLE IF NOT EXISTS blobs (b BLOB);"
+                   "INSERT INTO blobs (b) VALUES (randomblob(12000));",
+                   err);
+}
+
+static int64_t wal_pages_now(const struct fx *f)
+{
+    char p[200];
+    snprintf(p, sizeof p, "%s-wal", f->path);
+    struct stat st;
+    return stat(p, &st) == 0 ? (int64_t)st.st_size / (4096 + 24) : 0;
+}
+
+static void test_wal_checkpointed_by_its_thread(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    store_close(f->s);
+    const struct store_options opt = {.n_readers = 2, .reader_cache_kib = 512,
+                                      .writer_cache_kib = 1024, .wal_pages = 64};
+    assert_int_equal(store_open(f->path, &opt, &f->s, &err), 0);
+    /* About fifteen times the threshold, one commit of three pages at a time. */
+    int64_t most = 0;
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(store_write(f->s, job_blob, NULL, &err), 0);
+        int64_t n = wal_pages_now(f);
+        most = n > most ? n : most;
+    }
+    /* The WAL was started over again and again: it never held much more than
+     * the writer's own limit of four times the threshold. */
+    assert_true(most > 0);
+    assert_true(most <= 4 * 64 + 8);
+    for (int i = 0; i < 500 && store_checkpoints(f->s).by_thread == 0; i++)
+        usleep(10 * 1000);
+    assert_true(store_checkpoints(f->s).by_thread > 0);
+    struct db *r = store_reader(f->s);
+    sqlite3_stmt *st = db_stmt(r, "SELECT COUNT(*), SUM(length(b)) FROM blobs");
+    assert_int_equal(db_step(r, st, NULL), 1);
+    assert_int_equal(db_col_i64(st, 0), 300);
+    assert_int_equal(db_col_i64(st, 1), 300 * 12000);
+    sqlite3_reset(st);
+    store_reader_done(f->s, r);
+}
+
 static void test_reader_snapshot_kept_until_a_commit(void **state)
 {
     struct fx *f = *state;
@@ -1630,6 +1681,7 @@ int main(void)
         T(test_newer_schema_refused),
         cmocka_unit_test(test_open_bad_path),
         T(test_write_is_durable),
+        T(test_wal_checkpointed_by_its_thread),
         T(test_group_commit_failing_job_rolls_back_alone),
         T(test_rerunnable_jobs_failing_after_writing),
         T(test_rerunnable_jobs_failing_before_writing),
