@@ -232,6 +232,7 @@ static int cmd_serve(int argc, char **argv)
         .store = app.store,
         .listen = cfg.listen,
         .max_body = (size_t)cfg.max_body_bytes,
+        .large_body = (size_t)cfg.import_max_bytes,
         .max_connections = (unsigned)cfg.max_connections,
         .event_threads = (unsigned)cfg.http_threads,
         .session_ttl_s = cfg.session_ttl_s,

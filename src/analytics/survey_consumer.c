@@ -155,8 +155,8 @@ int analytics_surveys_step(struct app *app, int64_t *out_n, struct err_info *err
     int64_t pos = store_consumer_position(b.r, CONSUMER);
     b.last_purchase = store_consumer_position(b.r, PURCHASES);
     /* The first run starts after the events and purchases already held: history invites
-     * nobody. */
-    bool is_first = pos == 0 && b.last_purchase == 0;
+     * nobody.  First means never saved: on an empty log the saved positions are 0 too. */
+    bool is_first = !store_consumer_known(b.r, CONSUMER);
     if (is_first) {
         b.last_purchase = max_purchase_id(b.r);
         pos = max_event_id(b.r);

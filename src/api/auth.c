@@ -67,7 +67,7 @@ int api_auth_login(struct http_request *req, struct http_response *resp)
     if ((rc = intake_req_string(body, "login", 64, &req->arena, &login, &req->err)) ||
         (rc = intake_req_string(body, "password", 256, &req->arena, &password, &req->err)))
         goto out;
-    if (http_login_limited(req, false)) {
+    if (http_login_attempt(req)) {
         rc = err_set(&req->err, ERR_RATE_LIMITED, "", "too many failed logins; wait a minute");
         goto out;
     }
@@ -76,15 +76,16 @@ int api_auth_login(struct http_request *req, struct http_response *resp)
     struct db *r = store_reader(req->app->store);
     rc = store_user_by_login(r, login, hash, sizeof hash, &who, &req->err);
     store_reader_done(req->app->store, r);
-    if (rc == 0 && crypto_pwhash_str_verify(hash, password, strlen(password)) != 0) {
-        err_clear(&req->err);
-        rc = err_set(&req->err, ERR_UNAUTHORIZED, "login", "wrong login or password");
+    if (rc == ERR_UNAUTHORIZED || rc == 0) {
+        bool ok = http_password_ok(rc == 0 ? hash : NULL, password);
+        if (rc == 0 && !ok)
+            rc = err_set(&req->err, ERR_UNAUTHORIZED, "login", "wrong login or password");
     }
     if (rc != 0) {
-        http_login_limited(req, true);
         log_info("auth login_failed login=%.64s", login);
         goto out;
     }
+    http_login_done(req); /* only failed attempts count against the client */
     /* The session id goes to the cookie; only its hash is stored. */
     unsigned char raw[32];
     char token[64], csrf[64];

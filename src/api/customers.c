@@ -60,7 +60,7 @@ int api_customers_lookup(struct http_request *req, struct http_response *resp)
         return err_set(&req->err, ERR_INVALID, kind, "the %s is empty", kind);
     json_t *o;
     struct db *r = store_reader_recent(req->app->store);
-    rc = store_customer_lookup(r, kind, value, &o, &req->err);
+    rc = store_customer_lookup(r, kind, value, &req->who.scope, &o, &req->err);
     store_reader_done(req->app->store, r);
     if (rc == 0)
         http_reply_json(resp, 200, o);

@@ -15,6 +15,12 @@ int api_import(struct http_request *req, struct http_response *resp)
                        strncasecmp(ct, "application/json", 16) != 0))
         return err_set(&req->err, ERR_MEDIA_TYPE, "",
                        "send NDJSON with Content-Type: application/x-ndjson");
+    /* An import writes customers, stores and requests of the whole chain: a
+     * token or user bound to one store or region may not send one. */
+    if (req->who.scope.scope != SCOPE_ALL)
+        return err_set(&req->err, ERR_FORBIDDEN, "",
+                       "an import needs a chain-wide token; this one is bound to a %s",
+                       req->who.scope.scope == SCOPE_STORE ? "store" : "region");
     if ((int64_t)req->body.len > req->app->cfg->import_max_bytes)
         return err_set(&req->err, ERR_TOOBIG, "", "the import is larger than %lld bytes",
                        (long long)req->app->cfg->import_max_bytes);

@@ -15,7 +15,6 @@
 #define QUICK true
 #define POOL false
 
-#define IMPORT_MAX_BODY ((size_t)4 << 30) /* the configured import_max_bytes applies below it */
 
 const struct route api_routes[] = {
     {"GET", "/healthz", api_healthz, 0, 0, QUICK},
@@ -31,7 +30,7 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/customers/lookup", api_customers_lookup, PERM_LOOKUP, 0, QUICK},
     {"GET", "/api/v1/customers/{id}", api_customers_get, PERM_REQUESTS_READ, 0, QUICK},
     {"POST", "/api/v1/orders/events", api_orders_event, PERM_ORDERS, 0, POOL},
-    {"POST", "/api/v1/import", api_import, PERM_IMPORT, IMPORT_MAX_BODY, POOL},
+    {"POST", "/api/v1/import", api_import, PERM_IMPORT, HTTP_LARGE_BODY, POOL},
     {"GET", "/api/v1/stream", api_stream, PERM_REQUESTS_READ, 0, POOL},
     {"GET", "/api/v1/stores", api_stores_list, PERM_REQUESTS_READ, 0, QUICK},
     {"GET", "/api/v1/users", api_users_list, PERM_USERS_READ, 0, POOL},

@@ -11,6 +11,7 @@
 #include "http/ratelimit.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 struct auth_entry {
     unsigned char hash[32];
+    bool is_session; /* a session's principal never answers for a bearer token */
     struct principal who;
     int64_t expires_ms;
 };
@@ -54,12 +56,13 @@ static size_t slot_of(const unsigned char hash[32])
     return ((size_t)hash[0] | (size_t)hash[1] << 8) % AUTH_CACHE;
 }
 
-static bool cache_get(const unsigned char hash[32], struct principal *out)
+static bool cache_get(const unsigned char hash[32], bool is_session, struct principal *out)
 {
     bool hit = false;
     pthread_mutex_lock(&cache_mu);
     struct auth_entry *e = &cache[slot_of(hash)];
-    if (e->expires_ms > clock_now_ms() && sodium_memcmp(e->hash, hash, 32) == 0) {
+    if (e->expires_ms > clock_now_ms() && e->is_session == is_session &&
+        sodium_memcmp(e->hash, hash, 32) == 0) {
         *out = e->who;
         out->scope.region = out->region;
         hit = true;
@@ -68,7 +71,7 @@ static bool cache_get(const unsigned char hash[32], struct principal *out)
     return hit;
 }
 
-static void cache_put(const unsigned char hash[32], const struct principal *who,
+static void cache_put(const unsigned char hash[32], bool is_session, const struct principal *who,
                       uint64_t generation)
 {
     int64_t now = clock_now_ms();
@@ -79,6 +82,7 @@ static void cache_put(const unsigned char hash[32], const struct principal *who,
     if (generation == cache_generation) {
         struct auth_entry *e = &cache[slot_of(hash)];
         memcpy(e->hash, hash, 32);
+        e->is_session = is_session;
         e->who = *who;
         e->expires_ms = expires;
     }
@@ -119,14 +123,14 @@ int http_authenticate(struct http_request *req)
             return err_set(&req->err, ERR_UNAUTHORIZED, "",
                            "Authorization must be 'Bearer <API token>'");
         http_token_hash(authz + 7, hash);
-        if (!cache_get(hash, &req->who)) {
+        if (!cache_get(hash, false, &req->who)) {
             uint64_t gen = cache_generation_now();
             struct db *r = store_reader(req->srv_store);
             rc = store_principal_by_token(r, hash, &req->who, &req->err);
             store_reader_done(req->srv_store, r);
             if (rc != 0)
                 return rc;
-            cache_put(hash, &req->who, gen);
+            cache_put(hash, false, &req->who, gen);
         }
         req->is_authenticated = true;
         return 0;
@@ -135,14 +139,14 @@ int http_authenticate(struct http_request *req)
     if (cookie == NULL)
         return err_set(&req->err, ERR_UNAUTHORIZED, "", "log in or send an API token");
     http_token_hash(cookie, hash);
-    if (!cache_get(hash, &req->who)) {
+    if (!cache_get(hash, true, &req->who)) {
         uint64_t gen = cache_generation_now();
         struct db *r = store_reader(req->srv_store);
         rc = store_principal_by_session(r, hash, clock_now_ms(), &req->who, &req->err);
         store_reader_done(req->srv_store, r);
         if (rc != 0)
             return rc;
-        cache_put(hash, &req->who, gen);
+        cache_put(hash, true, &req->who, gen);
     }
     /* Cookies ride along on cross-site requests; the CSRF token does not. */
     if (is_unsafe(req->method)) {
@@ -157,11 +161,50 @@ int http_authenticate(struct http_request *req)
     return 0;
 }
 
-bool http_login_limited(struct http_request *req, bool record_failure)
+bool http_login_attempt(struct http_request *req)
 {
     char addr[48];
     http_client_addr(req, addr, sizeof addr);
-    int64_t now = clock_now_ms();
-    return record_failure ? ratelimit_hit(login_limiter, addr, now)
-                          : ratelimit_is_limited(login_limiter, addr, now);
+    return ratelimit_hit(login_limiter, addr, clock_now_ms());
+}
+
+void http_login_done(struct http_request *req)
+{
+    char addr[48];
+    http_client_addr(req, addr, sizeof addr);
+    ratelimit_undo(login_limiter, addr, clock_now_ms());
+}
+
+/* At most this many password checks at once (each takes 64 MiB for ~50 ms). */
+#define PWHASH_AT_ONCE 2
+
+static sem_t pwhash_slots;
+static pthread_once_t pwhash_once = PTHREAD_ONCE_INIT;
+static char nobody_hash[crypto_pwhash_STRBYTES]; /* checked for unknown logins */
+static bool has_nobody_hash;
+
+static void pwhash_setup(void)
+{
+    sem_init(&pwhash_slots, 0, PWHASH_AT_ONCE);
+    unsigned char secret[32];
+    randombytes_buf(secret, sizeof secret);
+    has_nobody_hash = crypto_pwhash_str(nobody_hash, (const char *)secret, sizeof secret,
+                                        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                        crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+}
+
+bool http_password_ok(const char *hash, const char *password)
+{
+    pthread_once(&pwhash_once, pwhash_setup);
+    while (sem_wait(&pwhash_slots) != 0)
+        ;
+    bool ok = false;
+    if (hash != NULL)
+        ok = crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+    else if (has_nobody_hash) { /* the same work; never a match (a random secret) */
+        int unused = crypto_pwhash_str_verify(nobody_hash, password, strlen(password));
+        (void)unused;
+    }
+    sem_post(&pwhash_slots);
+    return ok;
 }

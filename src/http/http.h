@@ -34,7 +34,8 @@ struct http_request {
     const char *params[4];     /* path parameters, in pattern order ({id}) */
     struct buf body;           /* the request body (capped) */
     bool is_body_too_big;
-    unsigned long long n_dropped; /* bytes of an oversized body read and dropped */
+    int refused;               /* access refused (an err code), decided before the body is read */
+    unsigned long long n_dropped; /* bytes of an oversized or refused body read and dropped */
     struct arena arena;        /* per-request memory */
     struct principal who;      /* valid when is_authenticated */
     bool is_authenticated;
@@ -73,14 +74,18 @@ struct route {
     const char *pattern; /* "/api/v1/requests/{id}" */
     http_handler fn;
     unsigned perm;       /* enum perm bits required; 0 means public */
-    size_t max_body;     /* body limit, 0: the configured default */
+    size_t max_body;     /* body limit, 0: the configured default, HTTP_LARGE_BODY: the
+                          * configured limit for bulk bodies */
     bool is_quick;       /* a bounded read that never waits: answered on the event loop */
 };
+
+#define HTTP_LARGE_BODY ((size_t)-1)
 
 struct http_options {
     struct store *store;     /* for authentication */
     const char *listen;      /* "HOST:PORT" */
     size_t max_body;         /* default body limit, bytes */
+    size_t large_body;       /* limit of the routes marked HTTP_LARGE_BODY (bulk import) */
     unsigned max_connections;
     unsigned event_threads;  /* event-loop threads, 0: one per CPU */
     int64_t session_ttl_s;
@@ -153,7 +158,21 @@ void http_auth_forget(const unsigned char hash[32]);
 /* BLAKE2b-256 of a secret token, the form in which tokens are stored. */
 void http_token_hash(const char *token, unsigned char out[32]);
 
-/* Count a failed login from this client; true when over the limit. */
-bool http_login_limited(struct http_request *req, bool record_failure);
+/*
+ * A login attempt from this client: counted before the password is checked,
+ * so parallel attempts cannot all slip under the limit; true when over it.
+ * http_login_done takes the count back for a login that succeeded.
+ */
+bool http_login_attempt(struct http_request *req);
+void http_login_done(struct http_request *req);
+
+/*
+ * Check a password against a stored Argon2id hash (NULL: the login is
+ * unknown; the same work is done against a hash of nothing, so the answer's
+ * timing does not tell which logins exist).  At most a few checks run at
+ * once, each needing 64 MiB: a burst of logins waits instead of exhausting
+ * memory.  Runs on the pool, never on an event loop.
+ */
+bool http_password_ok(const char *hash, const char *password);
 
 #endif

@@ -51,23 +51,25 @@ static uint64_t fnv1a(const char *s)
     return h | 1; /* 0 marks a free slot */
 }
 
-/* The slot of key in this minute (reset when it held another key or minute). */
+/* The slot of key in this minute (reset when it held another key or minute).
+ * In a crowded minute keys share a slot and its count: stricter, never laxer. */
 static struct rl_slot *slot_of(struct rate_limiter *l, uint64_t h, int64_t minute)
 {
-    struct rl_slot *slot = NULL;
-    for (size_t i = 0; i < 8 && slot == NULL; i++) {
+    for (size_t i = 0; i < 8; i++) {
         struct rl_slot *s = &l->slots[(h + i) % RL_SLOTS];
-        if (s->hash == h || s->hash == 0 || s->minute != minute)
-            slot = s;
+        if (s->hash == h && s->minute == minute)
+            return s;
     }
-    if (slot == NULL)
-        slot = &l->slots[h % RL_SLOTS]; /* a crowded minute: share the slot (stricter) */
-    if (slot->hash != h || slot->minute != minute) {
-        slot->hash = h;
-        slot->minute = minute;
-        slot->count = 0;
+    for (size_t i = 0; i < 8; i++) {
+        struct rl_slot *s = &l->slots[(h + i) % RL_SLOTS];
+        if (s->hash == 0 || s->minute != minute) {
+            s->hash = h;
+            s->minute = minute;
+            s->count = 0;
+            return s;
+        }
     }
-    return slot;
+    return &l->slots[h % RL_SLOTS];
 }
 
 bool ratelimit_hit(struct rate_limiter *l, const char *key, int64_t now_ms)
@@ -82,11 +84,12 @@ bool ratelimit_hit(struct rate_limiter *l, const char *key, int64_t now_ms)
     return limited;
 }
 
-bool ratelimit_is_limited(struct rate_limiter *l, const char *key, int64_t now_ms)
+void ratelimit_undo(struct rate_limiter *l, const char *key, int64_t now_ms)
 {
     uint64_t h = fnv1a(key);
     pthread_mutex_lock(&l->mu);
-    bool limited = slot_of(l, h, now_ms / 60000)->count >= l->per_minute;
+    struct rl_slot *slot = slot_of(l, h, now_ms / 60000);
+    if (slot->count > 0)
+        slot->count--;
     pthread_mutex_unlock(&l->mu);
-    return limited;
 }

@@ -18,7 +18,7 @@ void ratelimit_free(struct rate_limiter *l);
 /* Count a hit of key at now_ms; true when it is over the limit (and not counted). */
 bool ratelimit_hit(struct rate_limiter *l, const char *key, int64_t now_ms);
 
-/* True when key is over the limit at now_ms; counts nothing. */
-bool ratelimit_is_limited(struct rate_limiter *l, const char *key, int64_t now_ms);
+/* Take back one hit of key counted at now_ms (an attempt that turned out fine). */
+void ratelimit_undo(struct rate_limiter *l, const char *key, int64_t now_ms);
 
 #endif

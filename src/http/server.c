@@ -100,7 +100,9 @@ static const struct route *route_find(struct http_server *srv, struct http_reque
         const char *params[4] = {0};
         if (!match(r->pattern, req->path, params, &req->arena))
             continue;
-        if (strcmp(r->method, req->method) != 0) {
+        /* HEAD is GET without the body (libmicrohttpd leaves the body out). */
+        bool is_head_of_get = strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
+        if (strcmp(r->method, req->method) != 0 && !is_head_of_get) {
             *method_mismatch = true;
             continue;
         }
@@ -142,7 +144,11 @@ static void render_error(struct http_request *req, struct http_response *resp, i
         json_object_set_new(e, "field", json_string(req->err.field));
     else
         json_object_set_new(e, "field", json_null());
+    if (resp->stream != NULL && resp->stream_free != NULL) /* a handler that failed after all */
+        resp->stream_free(resp->stream_ctx);
     resp->stream = NULL;
+    resp->stream_ctx = NULL;
+    resp->stream_free = NULL;
     http_reply_json(resp, err_http_status(code), json_pack("{s:o}", "error", e));
 }
 
@@ -226,13 +232,28 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn, struct http_requ
     return r;
 }
 
+/* Who may call the route, decided from the headers alone, before any of the
+ * body is read: a body nobody may send is dropped, never held in memory. */
+static int check_access(struct http_request *req)
+{
+    if (req->route == NULL || req->route->perm == 0)
+        return 0;
+    int rc = http_authenticate(req);
+    if (rc != 0)
+        return rc;
+    if ((req->who.perms & req->route->perm) != req->route->perm)
+        return err_set(&req->err, ERR_FORBIDDEN, "", "role %s may not do this", req->who.role);
+    return 0;
+}
+
 static void dispatch(struct http_server *srv, struct http_request *req,
                      struct http_response *resp)
 {
     (void)srv;
     int rc;
     if (req->route == NULL) {
-        const struct asset *a = strcmp(req->method, "GET") == 0 ? asset_find(req->path) : NULL;
+        bool is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+        const struct asset *a = is_get ? asset_find(req->path) : NULL;
         if (a != NULL) {
             serve_asset(req, resp, a);
             return;
@@ -244,23 +265,15 @@ static void dispatch(struct http_server *srv, struct http_request *req,
                              req->route_method_mismatch ? req->method : req->path));
         return;
     }
+    if (req->refused != 0) { /* decided by check_access when the headers came */
+        render_error(req, resp, req->refused);
+        return;
+    }
     if (req->is_body_too_big) {
         render_error(req, resp,
                      err_set(&req->err, ERR_TOOBIG, "", "the request body is larger than %zu bytes",
                              req->body.max));
         return;
-    }
-    if (req->route->perm != 0) {
-        if ((rc = http_authenticate(req)) != 0) {
-            render_error(req, resp, rc);
-            return;
-        }
-        if ((req->who.perms & req->route->perm) != req->route->perm) {
-            render_error(req, resp,
-                         err_set(&req->err, ERR_FORBIDDEN, "", "role %s may not do this",
-                                 req->who.role));
-            return;
-        }
     }
     resp->status = 200;
     rc = req->route->fn(req, resp);
@@ -388,7 +401,7 @@ static void deferred_free(struct http_deferred *d)
 static enum MHD_Result respond_or_defer(struct http_server *srv, struct MHD_Connection *conn,
                                         struct http_request *req)
 {
-    if (req->route == NULL || req->route->is_quick || req->is_body_too_big)
+    if (req->route == NULL || req->route->is_quick || req->is_body_too_big || req->refused != 0)
         return respond(srv, conn, req);
     struct http_deferred *d = xcalloc(1, sizeof *d);
     d->job.fn = run_deferred;
@@ -411,6 +424,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     struct http_server *srv = cls;
     struct http_request *req = *con_cls;
+    store_thread_answers_quickly(); /* this is an event loop's thread */
     if (req == NULL) {
         req = xcalloc(1, sizeof *req);
         req->srv = srv;
@@ -423,17 +437,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = arena_strdup(&req->arena, method);
         req->path = arena_strdup(&req->arena, url);
         req->route = route_find(srv, req, &req->route_method_mismatch);
-        size_t max = req->route && req->route->max_body ? req->route->max_body : srv->opt.max_body;
+        size_t max = req->route == NULL || req->route->max_body == 0 ? srv->opt.max_body
+                     : req->route->max_body == HTTP_LARGE_BODY       ? srv->opt.large_body
+                                                                     : req->route->max_body;
         buf_init(&req->body, max);
         *con_cls = req;
-        /* An announced oversized body is refused once read and dropped, so a
-         * client that writes it whole still reads the 413 (closing on unread
-         * data resets the connection); one past DISCARD_MAX is refused at once. */
+        req->refused = check_access(req);
+        /* An announced oversized body, or one the caller may not send, is
+         * refused once read and dropped, so a client that writes it whole
+         * still reads the answer (closing on unread data resets the
+         * connection); one past DISCARD_MAX is refused at once. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned long long announced = cl != NULL ? strtoull(cl, NULL, 10) : 0;
         if (announced > max)
             req->is_body_too_big = true;
-        if (announced > DISCARD_MAX && req->is_body_too_big)
+        if (announced > DISCARD_MAX && (req->is_body_too_big || req->refused != 0))
             return respond(srv, conn, req);
         return MHD_YES;
     }
@@ -442,7 +460,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             *upload_data_size = 0;
             return MHD_YES;
         }
-        if (!req->is_body_too_big) {
+        if (!req->is_body_too_big && req->refused == 0) {
             buf_put(&req->body, upload_data, *upload_data_size);
             if (buf_error(&req->body) != 0)
                 req->is_body_too_big = true;
@@ -450,7 +468,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             req->n_dropped += *upload_data_size;
         }
         *upload_data_size = 0;
-        /* A body without a length that goes on past DISCARD_MAX: refuse now. */
+        /* A dropped body without a length that goes on past DISCARD_MAX: refuse now. */
         if (req->n_dropped > DISCARD_MAX)
             return respond(srv, conn, req);
         return MHD_YES;
@@ -567,6 +585,8 @@ int http_start(const struct route *routes, struct app *app, const struct http_op
     srv->routes = routes;
     srv->app = app;
     srv->opt = *opt;
+    if (srv->opt.large_body == 0) /* a zero cap would mean no cap at all */
+        srv->opt.large_body = srv->opt.max_body;
     int rc = listen_on(opt->listen, &srv->fd, bound, bound_cap, err);
     if (rc != 0) {
         free(srv);

@@ -124,6 +124,12 @@ int intake_opt_time(const json_t *obj, const char *key, int64_t *out_ms, struct 
         time_parse_rfc3339((struct str){json_string_value(v), json_string_length(v)}, out_ms) != 0)
         return err_set(err, ERR_INVALID, key,
                        "%s must be an RFC 3339 time like 2024-05-10T17:30:00Z", key);
+    /* Nothing a retail chain keeps predates 2000 or lies past 2100: such a time
+     * is a typo or a zero date, and would skew SLA clocks and every report. */
+    if (*out_ms < INTAKE_MIN_TIME_MS || *out_ms >= INTAKE_MAX_TIME_MS) {
+        *out_ms = 0;
+        return err_set(err, ERR_INVALID, key, "%s must lie between 2000 and 2100", key);
+    }
     return 0;
 }
 
@@ -159,6 +165,23 @@ int intake_opt_enum(const json_t *obj, const char *key, const char *const *value
                        json_string_value(v), list);
     }
     *out = values[i];
+    return 0;
+}
+
+/* A request's customer object holds identities, a name and a tier, nothing
+ * else: a misspelt key ("phone_number") would drop an identity unseen. */
+static int customer_check_keys(const json_t *obj, struct err_info *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        bool known = strcmp(key, "name") == 0 || strcmp(key, "tier") == 0;
+        for (int i = 0; !known && model_identity_kinds[i].field; i++)
+            known = strcmp(key, model_identity_kinds[i].field) == 0;
+        if (!known)
+            return err_set(err, ERR_INVALID, "customer", "unknown customer field '%.40s'", key);
+    }
     return 0;
 }
 
@@ -256,6 +279,8 @@ int intake_request_parse(const json_t *obj, bool is_import, struct arena *a,
         return err_set(err, ERR_INVALID, "customer", "customer must be an object");
     if ((rc = intake_customer_parse(json_object_get(obj, "customer"), "customer", a,
                                     &r->customer, err)) != 0)
+        return rc;
+    if ((rc = customer_check_keys(json_object_get(obj, "customer"), err)) != 0)
         return rc;
     if (r->kind == NULL)
         r->kind = strcmp(r->channel, "qr") == 0         ? "signal"

@@ -22,6 +22,8 @@
 #define INTAKE_MAX_SUBJECT 300  /* characters of a subject */
 #define INTAKE_MAX_SOURCE_ID 200
 #define INTAKE_MAX_NAME 200
+#define INTAKE_MIN_TIME_MS 946684800000LL  /* 2000-01-01T00:00:00Z: times given are from then */
+#define INTAKE_MAX_TIME_MS 4102444800000LL /* 2100-01-01T00:00:00Z: ...until before this */
 
 /*
  * Normalise a phone number to E.164 ("+79123456789").  Russian domestic forms

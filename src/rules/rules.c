@@ -168,7 +168,11 @@ struct fire_job {
     struct rules_job j;
 };
 
-static int fire_one(struct rules_job *j, int64_t id, struct err_info *err)
+/* Fire the timer a heap entry (id, due) stands for.  An entry outlives its
+ * row when the timer was cancelled or its part rolled back, and row ids are
+ * reused: a row due at another time is some later timer, fired by its own
+ * entry, not this one. */
+static int fire_one(struct rules_job *j, int64_t id, int64_t entry_due_ms, struct err_info *err)
 {
     struct db *db = store_tx_db(j->tx);
     sqlite3_stmt *st = db_stmt(db, "SELECT kind, COALESCE(request_id, 0), COALESCE(order_id, 0), "
@@ -184,6 +188,8 @@ static int fire_one(struct rules_job *j, int64_t id, struct err_info *err)
     snprintf(ref, sizeof ref, "%s", db_col_text(st, 3));
     int64_t due = db_col_i64(st, 4);
     sqlite3_reset(st);
+    if (due != entry_due_ms)
+        return 0;
     st = db_stmt(db, "DELETE FROM timers WHERE id = $1");
     db_bind_i64(st, 1, id);
     int rc = db_run(db, st, err);
@@ -212,7 +218,7 @@ static int job_fire(struct store_tx *tx, void *arg, struct err_info *err)
     f->j.tx = tx;
     f->j.n_timers = 0;
     for (size_t i = 0; i < f->n; i++) {
-        int rc = fire_one(&f->j, f->due[i].id, err);
+        int rc = fire_one(&f->j, f->due[i].id, f->due[i].due_at_ms, err);
         if (rc != 0)
             return rc;
     }

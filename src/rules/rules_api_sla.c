@@ -350,14 +350,33 @@ int rules_api_sla_compliance(struct http_request *req, struct http_response *res
     if (until == 0)
         until = INT64_MAX;
     struct db *r = store_reader(req->app->store);
-    sqlite3_stmt *st = db_stmt(
-        r, "SELECT c.clock, c.policy_id, COALESCE(p.name, ''), COALESCE(p.goal_pct, 0), "
-           "SUM(c.outcome = 'met'), SUM(c.outcome = 'breached'), "
-           "SUM(c.outcome IS NULL) FROM sla_clocks c LEFT JOIN sla_policies p ON p.id = c.policy_id"
-           " WHERE c.started_at_ms >= $1 AND c.started_at_ms < $2 GROUP BY c.clock, c.policy_id "
-           "ORDER BY c.clock, c.policy_id");
+#define COMPLIANCE_SELECT                                                                          \
+    "SELECT c.clock, c.policy_id, COALESCE(p.name, ''), COALESCE(p.goal_pct, 0), "                \
+    "SUM(c.outcome = 'met'), SUM(c.outcome = 'breached'), "                                      \
+    "SUM(c.outcome IS NULL) FROM sla_clocks c LEFT JOIN sla_policies p ON p.id = c.policy_id "
+#define COMPLIANCE_GROUP " GROUP BY c.clock, c.policy_id ORDER BY c.clock, c.policy_id"
+    /* A store director or regional manager counts the clocks of its stores only. */
+    const struct scope_filter *sf = &req->who.scope;
+    sqlite3_stmt *st =
+        sf->scope == SCOPE_ALL
+            ? db_stmt(r, COMPLIANCE_SELECT "WHERE c.started_at_ms >= $1 AND c.started_at_ms < $2"
+                                           COMPLIANCE_GROUP)
+            : db_stmt(r, COMPLIANCE_SELECT
+                      "JOIN requests q ON q.id = c.request_id LEFT JOIN stores s ON s.id = "
+                      "q.store_id WHERE c.started_at_ms >= $1 AND c.started_at_ms < $2 AND "
+                      "($3 = 0 OR q.store_id = $3) AND ($4 IS NULL OR s.region = $4)"
+                      COMPLIANCE_GROUP);
+#undef COMPLIANCE_SELECT
+#undef COMPLIANCE_GROUP
     db_bind_i64(st, 1, since);
     db_bind_i64(st, 2, until);
+    if (sf->scope != SCOPE_ALL) {
+        db_bind_i64(st, 3, sf->scope == SCOPE_STORE ? sf->store_id : 0);
+        if (sf->scope == SCOPE_REGION)
+            db_bind_text(st, 4, sf->region, -1);
+        else
+            db_bind_null(st, 4);
+    }
     json_t *items = json_array();
     while (db_step(r, st, NULL) == 1) {
         int64_t met = db_col_i64(st, 4), breached = db_col_i64(st, 5);

@@ -63,6 +63,27 @@ static void regions_forget_all(struct store *s)
         memset(s->is_region_known, 0, s->n_regions * sizeof *s->is_region_known);
 }
 
+/* Another process (the CLI beside the server) changed the file since the last
+ * batch: a store's region may have changed with it. */
+static void regions_check(struct store *s)
+{
+    sqlite3_stmt *st = db_stmt(s->wdb, "PRAGMA data_version");
+    int64_t v = db_step(s->wdb, st, NULL) == 1 ? db_col_i64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (v != s->data_version)
+        regions_forget_all(s);
+    s->data_version = v;
+}
+
+/* Only the batch's own COMMIT may commit on the writer's connection: after
+ * SQLite rolled a batch back (an I/O error, a full disk), a job's later
+ * statements would run, and commit, one by one. */
+static int commit_gate(void *arg)
+{
+    struct store *s = arg;
+    return s->may_commit ? 0 : 1;
+}
+
 static struct tx_mark tx_mark_now(const struct store_tx *tx)
 {
     return (struct tx_mark){tx->n_pending, tx->n_search, tx->n_deduplicated};
@@ -70,12 +91,20 @@ static struct tx_mark tx_mark_now(const struct store_tx *tx)
 
 struct tx_mark store_tx_part_begin(struct store_tx *tx)
 {
-    db_run(tx->db, db_stmt(tx->db, "SAVEPOINT part"), NULL);
+    /* Outside the batch's transaction (SQLite rolled it back on an I/O error
+     * or a full disk) a savepoint would open a transaction of its own. */
+    if (!sqlite3_get_autocommit(db_handle(tx->db)))
+        db_run(tx->db, db_stmt(tx->db, "SAVEPOINT part"), NULL);
     return tx_mark_now(tx);
 }
 
 void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep)
 {
+    if (sqlite3_get_autocommit(db_handle(tx->db))) { /* the transaction is lost */
+        tx_truncate(tx, mark);
+        regions_forget_all(tx->s);
+        return;
+    }
     if (!keep) {
         db_run(tx->db, db_stmt(tx->db, "ROLLBACK TO part"), NULL);
         tx_truncate(tx, mark);
@@ -190,13 +219,18 @@ static struct job *run_batch(struct store *s, struct job *batch)
     batch = rerunnable_first(batch, &others);
     int rc = db_run(s->wdb, db_stmt(s->wdb, "BEGIN IMMEDIATE"), &cerr);
     if (rc == 0)
+        regions_check(s);
+    if (rc == 0)
         rc = run_straight(s, &tx, batch, others, &cerr);
     for (struct job *j = others; rc == 0 && j != NULL; j = j->next)
         rc = run_alone(s, &tx, j, &cerr);
     if (rc == 0)
         rc = write_search(&tx, &cerr);
-    if (rc == 0)
+    if (rc == 0) {
+        s->may_commit = true;
         rc = db_run(s->wdb, db_stmt(s->wdb, "COMMIT"), &cerr);
+        s->may_commit = false;
+    }
     if (rc == 0) {
         atomic_fetch_add(&s->commit_gen, 1); /* before the callers and the hub hear of it */
         store_readers_sweep(s); /* idle snapshots are stale now: let the checkpoint past them */
@@ -433,10 +467,21 @@ static void reader_end(struct reader *r)
     r->is_open = false;
 }
 
+/* Set on the threads that answer quick reads on an event loop. */
+static __thread bool is_quick_thread;
+
+void store_thread_answers_quickly(void)
+{
+    is_quick_thread = true;
+}
+
 static struct db *borrow(struct store *s, bool may_reuse)
 {
+    /* The last free connection is left to the event loops: a loop waits at
+     * most for another quick read, never for a slow report or a worker. */
+    int keep = is_quick_thread || s->opt.n_readers < 2 ? 0 : 1;
     pthread_mutex_lock(&s->rmu);
-    while (s->n_free == 0)
+    while (s->n_free <= keep)
         pthread_cond_wait(&s->rfree, &s->rmu);
     struct reader *r = s->free[--s->n_free];
     pthread_mutex_unlock(&s->rmu);
@@ -491,7 +536,7 @@ void store_reader_done(struct store *s, struct db *db)
         reader_end(r);
     pthread_mutex_lock(&s->rmu);
     s->free[s->n_free++] = r;
-    pthread_cond_signal(&s->rfree);
+    pthread_cond_broadcast(&s->rfree); /* a loop may wait where a worker may not take it */
     pthread_mutex_unlock(&s->rmu);
 }
 
@@ -601,6 +646,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
         goto fail;
     }
     s->has_sweeper = true;
+    sqlite3_commit_hook(db_handle(s->wdb), commit_gate, s);
     if ((rc = store_checkpointer_start(s, err)) != 0)
         goto fail;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
@@ -694,6 +740,15 @@ int64_t store_consumer_position(struct db *db, const char *name)
     int64_t v = db_step(db, st, NULL) == 1 ? db_col_i64(st, 0) : 0;
     sqlite3_reset(st);
     return v;
+}
+
+bool store_consumer_known(struct db *db, const char *name)
+{
+    sqlite3_stmt *st = db_stmt(db, "SELECT 1 FROM consumers WHERE name = $1");
+    db_bind_text(st, 1, name, -1);
+    bool known = db_step(db, st, NULL) == 1;
+    sqlite3_reset(st);
+    return known;
 }
 
 int store_consumer_save(struct store_tx *tx, const char *name, int64_t last_event_id,

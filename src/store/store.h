@@ -143,6 +143,11 @@ struct db *store_reader_recent(struct store *s);
 
 #define STORE_SNAPSHOT_MAX_MS 100
 
+/* Mark the calling thread as one that answers quick reads (an HTTP event
+ * loop): it may take the last free read connection, which every other thread
+ * leaves to it, so a loop never waits behind slow reports or the workers. */
+void store_thread_answers_quickly(void);
+
 /* End the read transactions kept by idle connections that are stale or past
  * their time, so they do not hold back a checkpoint (a thread of the store's
  * does it every STORE_SNAPSHOT_MAX_MS / 2, and every commit). */
@@ -171,6 +176,8 @@ int store_events_since(struct db *r, int64_t after_id, int limit,
 
 /* A consumer's persisted position in the event log (0 when new). */
 int64_t store_consumer_position(struct db *db, const char *name);
+/* Whether the consumer has saved a position yet (it may be 0 on an empty log). */
+bool store_consumer_known(struct db *db, const char *name);
 /*
  * Every consumer's lag behind the event log, as a JSON object
  * {"name": events behind, ...} (caller owns).  Purchases and other cursors
@@ -248,13 +255,16 @@ bool customer_in_has_identity(const struct customer_in *c);
 int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int64_t request_id,
                            int64_t now_ms, int64_t *out_id, struct err_info *err);
 
-/* The customer 360 (identities, requests, orders, purchases, bonus). */
+/* The customer 360 (identities, requests, orders, purchases, bonus).  A scoped
+ * principal sees only customers who wrote to its stores, and of them only
+ * the requests, orders and purchases of those stores (sf NULL: everything). */
 int store_customer_get(struct db *r, int64_t id, const struct scope_filter *sf, json_t **out,
                        struct err_info *err);
 
-/* IVR / bot lookup by one identity: id, name, bonus balance, open orders and requests. */
-int store_customer_lookup(struct db *r, const char *kind, const char *value, json_t **out,
-                          struct err_info *err);
+/* IVR / bot lookup by one identity: id, name, bonus balance, open orders and
+ * requests; scoped as store_customer_get. */
+int store_customer_lookup(struct db *r, const char *kind, const char *value,
+                          const struct scope_filter *sf, json_t **out, struct err_info *err);
 
 /* Sum of the customer's bonus movements. */
 int64_t store_bonus_balance(struct db *r, int64_t customer_id);

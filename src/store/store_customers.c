@@ -155,8 +155,22 @@ static json_t *money(int64_t kop)
     return json_real((double)kop / 100.0);
 }
 
+/* A statement's condition that its row ($3: a store id or 0, $4: a region or
+ * NULL) lies in the scope; the statement joins the row's store as s. */
+#define IN_SCOPE(t) "AND ($3 = 0 OR " t ".store_id = $3) AND ($4 IS NULL OR s.region = $4) "
+
+static void bind_scope(sqlite3_stmt *st, const struct scope_filter *sf)
+{
+    db_bind_i64(st, 3, sf != NULL && sf->scope == SCOPE_STORE ? sf->store_id : 0);
+    if (sf != NULL && sf->scope == SCOPE_REGION)
+        db_bind_text(st, 4, sf->region, -1);
+    else
+        db_bind_null(st, 4);
+}
+
 /* Orders of a customer with their history; open_only for the lookup. */
-static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only, int limit)
+static json_t *customer_orders(struct db *r, int64_t customer_id, const struct scope_filter *sf,
+                               bool open_only, int limit)
 {
     json_t *arr = json_array();
     /* Open means not delivered, cancelled or returned (model_order_status_is_open). */
@@ -167,11 +181,13 @@ static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only
     /* The open ones come from the index of open orders (its condition, word for word). */
     sqlite3_stmt *st = db_stmt(
         r, open_only ? ORDER_COLUMNS "AND o.status <> 'delivered' AND o.status <> 'cancelled' "
-                                     "AND o.status <> 'returned' ORDER BY o.id DESC LIMIT $2"
-                     : ORDER_COLUMNS "ORDER BY o.id DESC LIMIT $2");
+                                     "AND o.status <> 'returned' " IN_SCOPE("o")
+                                     "ORDER BY o.id DESC LIMIT $2"
+                     : ORDER_COLUMNS IN_SCOPE("o") "ORDER BY o.id DESC LIMIT $2");
 #undef ORDER_COLUMNS
     db_bind_i64(st, 1, customer_id);
     db_bind_i64(st, 2, limit);
+    bind_scope(st, sf);
     while (db_step(r, st, NULL) == 1) {
         const char *status = db_col_text(st, 2);
         json_t *o = json_pack("{s:s, s:s, s:o}", "id", db_col_text(st, 1), "status", status,
@@ -210,7 +226,8 @@ static json_t *customer_orders(struct db *r, int64_t customer_id, bool open_only
     return arr;
 }
 
-static json_t *customer_requests(struct db *r, int64_t customer_id, bool open_only, int limit)
+static json_t *customer_requests(struct db *r, int64_t customer_id, const struct scope_filter *sf,
+                                 bool open_only, int limit)
 {
     json_t *arr = json_array();
 #define REQUEST_COLUMNS                                                                        \
@@ -220,11 +237,12 @@ static json_t *customer_requests(struct db *r, int64_t customer_id, bool open_on
      * come from the index of open requests (its condition, word for word). */
     sqlite3_stmt *st = db_stmt(
         r, open_only ? REQUEST_COLUMNS "AND r.status <> 'solved' AND r.status <> 'closed' "
-                                       "ORDER BY r.id DESC LIMIT $2"
-                     : REQUEST_COLUMNS "ORDER BY r.id DESC LIMIT $2");
+                                       IN_SCOPE("r") "ORDER BY r.id DESC LIMIT $2"
+                     : REQUEST_COLUMNS IN_SCOPE("r") "ORDER BY r.id DESC LIMIT $2");
 #undef REQUEST_COLUMNS
     db_bind_i64(st, 1, customer_id);
     db_bind_i64(st, 2, limit);
+    bind_scope(st, sf);
     while (db_step(r, st, NULL) == 1) {
         const char *status = db_col_text(st, 3);
         json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)db_col_i64(st, 0),
@@ -291,14 +309,16 @@ int store_customer_get(struct db *r, int64_t id, const struct scope_filter *sf, 
     sqlite3_reset(st);
     json_object_set_new(c, "identities", ids);
 
-    json_object_set_new(c, "requests", customer_requests(r, id, false, 50));
-    json_object_set_new(c, "orders", customer_orders(r, id, false, 20));
+    /* A scoped role sees the requests, orders and purchases of its stores only. */
+    json_object_set_new(c, "requests", customer_requests(r, id, sf, false, 50));
+    json_object_set_new(c, "orders", customer_orders(r, id, sf, false, 20));
 
     json_t *purchases = json_array();
     st = db_stmt(r, "SELECT p.external_id, p.total_kop, p.items, p.at_ms, s.code "
                     "FROM purchases p LEFT JOIN stores s ON s.id = p.store_id "
-                    "WHERE p.customer_id = $1 ORDER BY p.at_ms DESC LIMIT 50");
+                    "WHERE p.customer_id = $1 " IN_SCOPE("p") "ORDER BY p.at_ms DESC LIMIT 50");
     db_bind_i64(st, 1, id);
+    bind_scope(st, sf);
     while (db_step(r, st, NULL) == 1) {
         json_t *p = json_pack("{s:o, s:I}", "total", money(db_col_i64(st, 1)), "items",
                               (json_int_t)db_col_i64(st, 2));
@@ -342,8 +362,8 @@ int store_customer_get(struct db *r, int64_t id, const struct scope_filter *sf, 
     return 0;
 }
 
-int store_customer_lookup(struct db *r, const char *kind, const char *value, json_t **out,
-                          struct err_info *err)
+int store_customer_lookup(struct db *r, const char *kind, const char *value,
+                          const struct scope_filter *sf, json_t **out, struct err_info *err)
 {
     /* The identity, the customer and the bonus balance in one statement: the
      * IVR asks this on every call, so each step saved counts. */
@@ -359,13 +379,17 @@ int store_customer_lookup(struct db *r, const char *kind, const char *value, jso
         return step < 0 ? step : err_set(err, ERR_NOTFOUND, kind, "no customer with this %s", kind);
     }
     int64_t id = db_col_i64(st, 0);
+    if (!customer_visible(r, id, sf)) {
+        sqlite3_reset(st);
+        return err_set(err, ERR_NOTFOUND, kind, "no customer with this %s", kind);
+    }
     json_t *c = json_pack("{s:I}", "customer_id", (json_int_t)id);
     json_set_str_or_null(c, "name", db_col_text(st, 1));
     json_object_set_new(c, "tier", json_string(db_col_text(st, 2)));
     json_object_set_new(c, "bonus_balance", json_integer(db_col_i64(st, 3)));
     sqlite3_reset(st);
-    json_object_set_new(c, "open_orders", customer_orders(r, id, true, 10));
-    json_object_set_new(c, "open_requests", customer_requests(r, id, true, 10));
+    json_object_set_new(c, "open_orders", customer_orders(r, id, sf, true, 10));
+    json_object_set_new(c, "open_requests", customer_requests(r, id, sf, true, 10));
     *out = c;
     return 0;
 }

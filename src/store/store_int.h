@@ -105,6 +105,8 @@ struct store {
     uint64_t ckpt_finished;     /* of those, the ones the writer finished (writer only) */
     /* hub */
     struct hub hub;
+    bool may_commit;          /* the batch's COMMIT is running (commit_gate); writer only */
+    int64_t data_version;     /* PRAGMA data_version at the last batch; writer only */
     /* region of each store id, for event scoping; used by the writer only */
     char (*regions)[64];
     bool *is_region_known;

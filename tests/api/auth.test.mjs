@@ -1,7 +1,7 @@
 // Logins, sessions with CSRF, API tokens, and what each role may see.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { api, cli, login, prepareDb, removeDir, startServer, tempDir, uid } from './helpers.mjs';
+import { api, cli, login, postOversized, prepareDb, removeDir, startServer, tempDir, uid } from './helpers.mjs';
 
 let dir, server, token, adminToken, db;
 
@@ -36,6 +36,9 @@ describe('authentication', () => {
     assert.equal(me.body.login, 'operator');
     const list = await api(server.base, 'GET', '/api/v1/requests?limit=1', { cookie: s.cookie });
     assert.equal(list.status, 200);
+    // The session id is no API token, even while the session is cached.
+    const asToken = await api(server.base, 'POST', '/api/v1/requests', { token: s.cookie.split('=')[1], body: { channel: 'chat', source_id: uid('st'), text: 'x' } });
+    assert.equal(asToken.status, 401);
   });
 
   it('refuses a wrong password without saying which part was wrong', async () => {
@@ -59,6 +62,40 @@ describe('authentication', () => {
     assert.equal(wrong.status, 403);
     const ok = await api(server.base, 'POST', '/api/v1/requests', { cookie: s.cookie, csrf: s.csrf, body });
     assert.equal(ok.status, 201);
+  });
+
+  it('refuses a body without credentials before reading it', async () => {
+    // An announced gigabyte with no token: answered 401 from the headers alone.
+    const big = await postOversized(server.base, '/api/v1/import', { 'Content-Type': 'application/x-ndjson' }, 1e9, 'headers');
+    assert.equal(big.status, 401);
+    assert.equal(big.body.error.code, 'unauthorized');
+    // A body that is sent whole is read and dropped, and still answered 401.
+    const whole = await postOversized(server.base, '/api/v1/import', { 'Content-Type': 'application/x-ndjson' }, 3 * 1024 * 1024, 'whole');
+    assert.equal(whole.status, 401);
+    // A role without the permission is refused the same way (403), before the body.
+    const op = await login(server.base, 'operator');
+    const denied = await postOversized(server.base, '/api/v1/import', { 'Content-Type': 'application/x-ndjson', Cookie: op.cookie, 'X-CSRF-Token': op.csrf }, 1e9, 'headers');
+    assert.equal(denied.status, 403);
+  });
+
+  it('counts parallel failed logins against the limit', async () => {
+    // A server of its own allowing 5 failures per address and minute; 20
+    // attempts at once may not all reach the password check.
+    const own = await startServer(db, ['--login_attempts_per_min', '5']);
+    try {
+      const tries = await Promise.all(Array.from({ length: 20 }, () =>
+        api(own.base, 'POST', '/api/v1/auth/login', { body: { login: 'supervisor', password: 'wrong' } })));
+      const refused = tries.filter((r) => r.status === 401).length;
+      const limited = tries.filter((r) => r.status === 429);
+      assert.equal(refused + limited.length, 20);
+      assert.equal(refused, 5);
+      assert.equal(limited[0].body.error.code, 'rate_limited');
+      // Unknown logins count the same.
+      const unknown = await api(own.base, 'POST', '/api/v1/auth/login', { body: { login: 'nobody', password: 'x' } });
+      assert.equal(unknown.status, 429);
+    } finally {
+      await own.stop();
+    }
   });
 
   it('ends the session on logout', async () => {
@@ -134,6 +171,38 @@ describe('roles', () => {
     assert.equal(probe.status, 409);
     assert.equal(probe.body.error.field, 'source_id');
     assert.ok(!JSON.stringify(probe.body).includes('Секрет'));
+  });
+
+  it('keeps a store-bound token to its store in imports and customer data', async () => {
+    const t = cli(['token', 'create', '--db', db, '--name', 'bound-integration', '--role', 'integration', '--store', 'MSK-001']);
+    assert.equal(t.status, 0, t.stderr);
+    const bound = t.stdout.trim();
+    const line = JSON.stringify({ type: 'request', channel: 'email', source_id: uid('imp'), store: 'MSK-002', text: 'Чужой магазин' });
+    const imp = await api(server.base, 'POST', '/api/v1/import', { token: bound, raw: line + '\n', headers: { 'Content-Type': 'application/x-ndjson' } });
+    assert.equal(imp.status, 403);
+    assert.equal(imp.body.error.code, 'forbidden');
+    // A customer who wrote only to another store is not found by the bound token.
+    const phone = '+7916' + String(Date.now() % 10000000).padStart(7, '0');
+    const elsewhere = await api(server.base, 'POST', '/api/v1/requests', { token, body: { channel: 'sms', source_id: uid('o'), store: 'MSK-002', customer: { phone }, text: 'Где заказ?' } });
+    assert.equal(elsewhere.status, 201);
+    const seen = await api(server.base, 'GET', `/api/v1/customers/lookup?phone=${encodeURIComponent(phone)}`, { token });
+    assert.equal(seen.status, 200);
+    assert.equal(seen.body.open_requests.length, 1);
+    const hidden = await api(server.base, 'GET', `/api/v1/customers/lookup?phone=${encodeURIComponent(phone)}`, { token: bound });
+    assert.equal(hidden.status, 404);
+    // Once the customer writes to MSK-001 too, the bound token sees that request only.
+    const here = await api(server.base, 'POST', '/api/v1/requests', { token: bound, body: { channel: 'sms', source_id: uid('h'), store: 'MSK-001', customer: { phone }, text: 'И ещё вопрос' } });
+    assert.equal(here.status, 201);
+    const mine = await api(server.base, 'GET', `/api/v1/customers/lookup?phone=${encodeURIComponent(phone)}`, { token: bound });
+    assert.equal(mine.status, 200);
+    assert.deepEqual(mine.body.open_requests.map((r) => r.id), [here.body.id]);
+    const s = await login(server.base, 'director');
+    const me = await api(server.base, 'GET', '/api/v1/auth/me', { cookie: s.cookie });
+    if (me.body.store === 'MSK-001') {
+      const c = await api(server.base, 'GET', `/api/v1/customers/${here.body.customer_id}`, { cookie: s.cookie });
+      assert.equal(c.status, 200);
+      assert.ok(c.body.requests.every((r) => r.store === 'MSK-001'));
+    }
   });
 
   it('does not let an integration token change requests', async () => {

@@ -174,6 +174,8 @@ describe('bad input gets a 4xx with a JSON error and writes nothing', () => {
     ['bad created_at', { body: { channel: 'sms', text: 'x', created_at: 'yesterday' } }, 400, 'created_at'],
     ['created_at in the future', { body: { channel: 'sms', text: 'x', created_at: '2999-01-01T00:00:00Z' } }, 400, 'created_at'],
     ['unknown field', { body: { channel: 'sms', text: 'x', colour: 'red' } }, 400, 'colour'],
+    ['unknown customer field', { body: { channel: 'sms', text: 'x', customer: { phone_number: '+79123456789' } } }, 400, 'customer'],
+    ['created_at before 2000', { body: { channel: 'sms', text: 'x', created_at: '0001-01-01T00:00:00Z' } }, 400, 'created_at'],
     ['text too long', { body: { channel: 'sms', text: 'я'.repeat(20001) } }, 400, 'text'],
     ['NUL in text', { body: { channel: 'sms', text: 'a\u0000b' } }, 400, null],
     ['invalid UTF-8', { raw: Buffer.concat([Buffer.from('{"channel":"sms","text":"'), Buffer.from([0xd0, 0x28, 0xff]), Buffer.from('"}')]), headers: { 'Content-Type': 'application/json' } }, 400, null],
@@ -338,5 +340,10 @@ describe('changes and messages', () => {
     const m = await api(server.base, 'DELETE', '/api/v1/requests', { token });
     assert.equal(m.status, 405);
     assert.equal(m.body.error.code, 'method_not_allowed');
+    // HEAD is GET without the body.
+    const head = await fetch(`${server.base}/api/v1/requests?limit=1`, { method: 'HEAD', headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+    assert.equal((await fetch(`${server.base}/healthz`, { method: 'HEAD' })).status, 200);
   });
 });

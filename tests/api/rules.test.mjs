@@ -202,6 +202,12 @@ describe('SLA', () => {
     const comp = await api(server.base, 'GET', '/api/v1/sla/compliance', { token });
     const row = comp.body.items.find((i) => i.policy_id === 50 && i.clock === 'first_response');
     assert.ok(row.breached >= 1);
+    // A store director counts the clocks of the store only: not this request, which has none.
+    const dir = await login(server.base, 'director');
+    const dcomp = await api(server.base, 'GET', '/api/v1/sla/compliance', { cookie: dir.cookie });
+    assert.equal(dcomp.status, 200);
+    const drow = dcomp.body.items.find((i) => i.policy_id === 50 && i.clock === 'first_response');
+    assert.ok(!drow || drow.breached < row.breached);
     const sup = await login(server.base, 'supervisor');
     const n = await api(server.base, 'GET', '/api/v1/notifications?unread=1', { cookie: sup.cookie });
     const mine = n.body.items.find((i) => i.request_id === r.body.id);

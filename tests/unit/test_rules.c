@@ -423,6 +423,33 @@ static void test_resolving_stops_the_climb(void **state)
     assert_true(count_events(f, "escalation.raised", second) > 1);
 }
 
+/* A timer row's id is reused once the row is gone; the heap entry of the
+ * cancelled timer must not fire the new one at the old time. */
+static void test_reused_timer_id_fires_at_its_own_time(void **state)
+{
+    struct fx *f = *state;
+    int64_t a = create(f, "qr", "signal", "S1", "checkout_queue", "Очередь на кассе");
+    drain(f);
+    int64_t a_timer = query_i64(f, "SELECT MAX(id) FROM timers WHERE request_id = ?1", a);
+    struct patch_job pj = {.id = a, .p = {.status = "solved", .actor = "user:dir1"}};
+    struct err_info err = {0};
+    assert_int_equal(store_write(f->app.store, job_patch, &pj, &err), 0);
+    drain(f);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM timers WHERE request_id = ?1", a), 0);
+    /* Ten minutes on, another signal takes the freed id, due fifteen minutes later. */
+    clock_set_fake_ms(T0_MS + 10 * 60000);
+    int64_t b = create(f, "qr", "signal", "S1", "checkout_queue", "Опять очередь на кассе");
+    drain(f);
+    assert_int_equal(query_i64(f, "SELECT request_id FROM timers WHERE kind = 'escalate' AND "
+                                  "id = ?1", a_timer),
+                     b);
+    assert_int_equal(count_events(f, "escalation.raised", b), 1);
+    tick_at(f, T0_MS + 15 * 60000 + 1); /* A's old moment: nothing for B */
+    assert_int_equal(count_events(f, "escalation.raised", b), 1);
+    tick_at(f, T0_MS + 25 * 60000 + 1); /* B's own */
+    assert_int_equal(count_events(f, "escalation.raised", b), 2);
+}
+
 static int64_t count_actor(struct fx *f, const char *type, const char *actor)
 {
     struct db *r = store_reader(f->app.store);
@@ -504,6 +531,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sla_due_times, setup, teardown),
         cmocka_unit_test_setup_teardown(test_qr_escalation_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolving_stops_the_climb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reused_timer_id_fires_at_its_own_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_rule_through_the_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_incidents, setup, teardown),
     };

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -982,7 +983,7 @@ static void test_bonus_ledger(void **state)
     struct db *r = store_reader(f->s);
     json_t *c = NULL, *l = NULL;
     assert_int_equal(store_customer_get(r, a.customer_id, NULL, &c, &err), 0);
-    assert_int_equal(store_customer_lookup(r, "phone", "+79120000001", &l, &err), 0);
+    assert_int_equal(store_customer_lookup(r, "phone", "+79120000001", NULL, &l, &err), 0);
     store_reader_done(f->s, r);
     json_int_t b360 = json_integer_value(json_object_get(json_object_get(c, "bonus"), "balance"));
     json_int_t blook = json_integer_value(json_object_get(l, "bonus_balance"));
@@ -1062,10 +1063,10 @@ static void test_orders_and_lookup(void **state)
 
     struct db *r = store_reader(f->s);
     json_t *l = NULL;
-    int rc = store_customer_lookup(r, "phone", "+79120000001", &l, &err);
+    int rc = store_customer_lookup(r, "phone", "+79120000001", NULL, &l, &err);
     json_t *none = NULL;
     struct err_info err2 = {0};
-    int rc2 = store_customer_lookup(r, "phone", "+79990000000", &none, &err2);
+    int rc2 = store_customer_lookup(r, "phone", "+79990000000", NULL, &none, &err2);
     store_reader_done(f->s, r);
     assert_int_equal(rc, 0);
     assert_int_equal(rc2, ERR_NOTFOUND);
@@ -1083,7 +1084,7 @@ static void test_orders_and_lookup(void **state)
     j.in.status = "delivered";
     assert_int_equal(store_write(f->s, job_order, &j, &err), 0);
     r = store_reader(f->s);
-    assert_int_equal(store_customer_lookup(r, "phone", "+79120000001", &l, &err), 0);
+    assert_int_equal(store_customer_lookup(r, "phone", "+79120000001", NULL, &l, &err), 0);
     store_reader_done(f->s, r);
     n = json_array_size(json_object_get(l, "open_orders"));
     json_decref(l);
@@ -1343,13 +1344,43 @@ static void test_scope_filters(void **state)
     json_t *c = NULL;
     struct err_info err = {0};
     int rc_a = store_customer_get(r, r1.customer_id, &s1, &c, &err);
+    /* ...and of that customer's requests only the one to S1 (r2 went to S2). */
+    json_t *reqs = json_object_get(c, "requests");
+    size_t n_a = json_array_size(reqs);
+    int64_t first_a = json_integer_value(json_object_get(json_array_get(reqs, 0), "id"));
+    json_decref(c);
+    c = NULL;
+    int rc_all = store_customer_get(r, r1.customer_id, &all, &c, &err);
+    size_t n_all = json_array_size(json_object_get(c, "requests"));
     json_decref(c);
     c = NULL;
     int rc_b = store_customer_get(r, r3.customer_id, &s1, &c, &err);
     json_decref(c);
+    /* The lookup likewise: the open requests of the scope only, and no customer
+     * who never wrote to it. */
+    json_t *l = NULL;
+    int rc_la = store_customer_lookup(r, "phone", "+79120000001", &ural, &l, &err);
+    size_t n_la = json_array_size(json_object_get(l, "open_requests"));
+    json_decref(l);
+    l = NULL;
+    int rc_ls = store_customer_lookup(r, "phone", "+79120000001", &s1, &l, &err);
+    size_t n_ls = json_array_size(json_object_get(l, "open_requests"));
+    json_decref(l);
+    l = NULL;
+    int rc_lb = store_customer_lookup(r, "phone", "+79120000002", &s1, &l, &err);
+    json_decref(l);
     store_reader_done(f->s, r);
     assert_int_equal(rc_a, 0);
+    assert_int_equal(n_a, 1);
+    assert_int_equal(first_a, r1.id);
+    assert_int_equal(rc_all, 0);
+    assert_int_equal(n_all, 2);
     assert_int_equal(rc_b, ERR_NOTFOUND);
+    assert_int_equal(rc_la, 0);
+    assert_int_equal(n_la, 2);
+    assert_int_equal(rc_ls, 0);
+    assert_int_equal(n_ls, 1);
+    assert_int_equal(rc_lb, ERR_NOTFOUND);
 }
 
 /* ---- the event hub --------------------------------------------------------------------- */
@@ -1562,6 +1593,92 @@ static int job_one_store(struct store_tx *tx, void *arg, struct err_info *err)
     return store_store_upsert(tx, &in, NULL, err);
 }
 
+/* ---- a transaction SQLite rolls back on its own --------------------------------------- */
+
+static int job_sql(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    return db_exec(store_tx_db(tx), arg, err);
+}
+
+/* The first part fills the disk (SQLite then rolls the whole transaction back);
+ * the second would succeed on its own. */
+static int job_fill_then_write(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    struct db *db = store_tx_db(tx);
+    int rc = db_exec(db, "PRAGMA max_page_count = 1", err); /* clamped to the file's size */
+    if (rc != 0)
+        return rc;
+    struct err_info e1 = {0}, e2 = {0};
+    struct tx_mark m = store_tx_part_begin(tx);
+    int rc1 = db_exec(db, "INSERT INTO probe_big (b) VALUES (randomblob(1000000))", &e1);
+    store_tx_part_end(tx, m, rc1 == 0);
+    m = store_tx_part_begin(tx);
+    int rc2 = db_exec(db, "INSERT INTO probe_small (x) VALUES (1)", &e2);
+    store_tx_part_end(tx, m, rc2 == 0);
+    return 0;
+}
+
+static void test_lost_transaction_commits_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    assert_int_equal(store_write(f->s, job_sql,
+                                 "CREATE TABLE probe_big (b BLOB); CREATE TABLE probe_small (x);",
+                                 &err),
+                     0);
+    /* The job is told the database is unavailable, and nothing of it is kept:
+     * not the part after the failure either. */
+    assert_int_equal(store_write(f->s, job_fill_then_write, NULL, &err), ERR_UNAVAILABLE);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM probe_small", NULL, 0), 0);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM probe_big", NULL, 0), 0);
+    /* With room again, writes go on. */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(store_write(f->s, job_sql, "PRAGMA max_page_count = 1073741823", &err), 0);
+    assert_int_equal(store_write(f->s, job_sql, "INSERT INTO probe_small (x) VALUES (2)", &err), 0);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM probe_small", NULL, 0), 1);
+}
+
+/* ---- the last read connection is kept for the event loops ------------------------------ */
+
+struct borrower {
+    struct store *s;
+    bool is_quick;
+    atomic_bool done;
+};
+
+static void *borrow_main(void *arg)
+{
+    struct borrower *b = arg;
+    if (b->is_quick)
+        store_thread_answers_quickly();
+    struct db *r = store_reader(b->s);
+    store_reader_done(b->s, r);
+    atomic_store(&b->done, true);
+    return NULL;
+}
+
+static void test_last_reader_kept_for_quick_threads(void **state)
+{
+    struct fx *f = *state; /* two read connections */
+    struct db *held = store_reader(f->s);
+    /* One is left: a worker waits for it to come back... */
+    struct borrower worker = {.s = f->s, .is_quick = false};
+    pthread_t tw;
+    assert_int_equal(pthread_create(&tw, NULL, borrow_main, &worker), 0);
+    /* ...while an event loop takes it at once. */
+    struct borrower loop = {.s = f->s, .is_quick = true};
+    pthread_t tl;
+    assert_int_equal(pthread_create(&tl, NULL, borrow_main, &loop), 0);
+    pthread_join(tl, NULL);
+    assert_true(atomic_load(&loop.done));
+    usleep(50 * 1000);
+    assert_false(atomic_load(&worker.done));
+    store_reader_done(f->s, held);
+    pthread_join(tw, NULL);
+    assert_true(atomic_load(&worker.done));
+}
+
 /* ---- WAL checkpoints off the writer ------------------------------------------------ */
 
 static int job_blob(struct store_tx *tx, void *arg, struct err_info *err)
@@ -1682,6 +1799,8 @@ int main(void)
         cmocka_unit_test(test_open_bad_path),
         T(test_write_is_durable),
         T(test_wal_checkpointed_by_its_thread),
+        T(test_lost_transaction_commits_nothing),
+        T(test_last_reader_kept_for_quick_threads),
         T(test_group_commit_failing_job_rolls_back_alone),
         T(test_rerunnable_jobs_failing_after_writing),
         T(test_rerunnable_jobs_failing_before_writing),
