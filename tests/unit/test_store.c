@@ -1639,6 +1639,42 @@ static void test_lost_transaction_commits_nothing(void **state)
     assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM probe_small", NULL, 0), 1);
 }
 
+/* ---- a store's region changed by another process ---------------------------------------- */
+
+struct region_seen {
+    char region[64];
+};
+
+static void last_region(void *ctx, const struct hub_event *ev)
+{
+    struct region_seen *r = ctx;
+    snprintf(r->region, sizeof r->region, "%s", ev->region);
+}
+
+static void test_region_changed_by_another_process(void **state)
+{
+    struct fx *f = *state;
+    int64_t mark = store_hub_last_id(f->s);
+    create(f, (struct req_spec){.phone = "+79120000001", .store = "S1"});
+    struct region_seen seen = {{0}};
+    store_hub_wait(f->s, mark, 0, last_region, &seen);
+    assert_string_equal(seen.region, "Урал");
+    /* The CLI beside the server moves S1 to another region... */
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    sqlite3_busy_timeout(other, 5000);
+    assert_int_equal(sqlite3_exec(other, "UPDATE stores SET region = 'Поволжье' WHERE code = 'S1'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(other);
+    /* ...and the next event of S1 is scoped to the new one. */
+    mark = store_hub_last_id(f->s);
+    create(f, (struct req_spec){.phone = "+79120000002", .store = "S1"});
+    memset(&seen, 0, sizeof seen);
+    store_hub_wait(f->s, mark, 0, last_region, &seen);
+    assert_string_equal(seen.region, "Поволжье");
+}
+
 /* ---- the last read connection is kept for the event loops ------------------------------ */
 
 struct borrower {
@@ -1801,6 +1837,7 @@ int main(void)
         T(test_wal_checkpointed_by_its_thread),
         T(test_lost_transaction_commits_nothing),
         T(test_last_reader_kept_for_quick_threads),
+        T(test_region_changed_by_another_process),
         T(test_group_commit_failing_job_rolls_back_alone),
         T(test_rerunnable_jobs_failing_after_writing),
         T(test_rerunnable_jobs_failing_before_writing),
