@@ -233,6 +233,7 @@ static int cmd_serve(int argc, char **argv)
         .listen = cfg.listen,
         .max_body = (size_t)cfg.max_body_bytes,
         .large_body = (size_t)cfg.import_max_bytes,
+        .spool_dir = cfg.spool_dir[0] ? cfg.spool_dir : NULL,
         .max_connections = (unsigned)cfg.max_connections,
         .event_threads = (unsigned)cfg.http_threads,
         .session_ttl_s = cfg.session_ttl_s,

@@ -21,14 +21,18 @@ int api_import(struct http_request *req, struct http_response *resp)
         return err_set(&req->err, ERR_FORBIDDEN, "",
                        "an import needs a chain-wide token; this one is bound to a %s",
                        req->who.scope.scope == SCOPE_STORE ? "store" : "region");
-    if ((int64_t)req->body.len > req->app->cfg->import_max_bytes)
+    if ((int64_t)req->body_size > req->app->cfg->import_max_bytes)
         return err_set(&req->err, ERR_TOOBIG, "", "the import is larger than %lld bytes",
                        (long long)req->app->cfg->import_max_bytes);
-    if (req->body.len == 0)
+    if (req->body_size == 0)
         return err_set(&req->err, ERR_INVALID, "", "the import is empty");
     json_t *report;
-    int rc = import_ndjson(req->app->store, req->body.data, req->body.len, api_actor(req), &report,
-                           &req->err);
+    /* A large import arrived in a spool file (HTTP_SPOOL_AT): read it from there. */
+    int rc = req->body_fd >= 0
+                 ? import_ndjson_fd(req->app->store, req->body_fd, api_actor(req), &report,
+                                    &req->err)
+                 : import_ndjson(req->app->store, req->body.data, req->body.len, api_actor(req),
+                                 &report, &req->err);
     if (rc == 0)
         http_reply_json(resp, 200, report);
     return rc;

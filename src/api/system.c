@@ -47,6 +47,16 @@ int api_metrics(struct http_request *req, struct http_response *resp)
     for (int c = 1; c <= 5; c++)
         buf_printf(b, "otklik_http_responses_total{class=\"%dxx\"} %llu\n", c,
                    (unsigned long long)atomic_load(&metric_http_responses[c]));
+    buf_printf(b,
+               "# HELP otklik_http_spooled_bodies_total Bulk bodies (imports) kept in a "
+               "temporary file as they arrived instead of in memory.\n"
+               "# TYPE otklik_http_spooled_bodies_total counter\n"
+               "otklik_http_spooled_bodies_total %llu\n"
+               "# HELP otklik_http_spooled_bytes_total Bytes of those bodies.\n"
+               "# TYPE otklik_http_spooled_bytes_total counter\n"
+               "otklik_http_spooled_bytes_total %llu\n",
+               (unsigned long long)atomic_load(&metric_http_spooled_bodies),
+               (unsigned long long)atomic_load(&metric_http_spooled_bytes));
     histogram_write(b, "otklik_http_request_duration_seconds", "Time to handle an HTTP request.",
                     &metric_http_seconds);
     histogram_write(b, "otklik_commit_duration_seconds",

@@ -42,6 +42,9 @@ static const struct option_def options[] = {
     STR_OPT(models_dir, "models", "directory holding the classifier models topic.bin and sentiment.bin"),
     INT_OPT(max_body_bytes, "1048576", 1024, 67108864, "largest API request body, bytes"),
     INT_OPT(import_max_bytes, "536870912", 1024, 4294967296, "largest bulk import body, bytes"),
+    STR_OPT(spool_dir, "",
+            "directory where an import body larger than 1 MiB is kept while it arrives, in an "
+            "unlinked file (empty: $TMPDIR, else /tmp)"),
     INT_OPT(max_connections, "2048", 16, 65536, "open HTTP connections at most"),
     INT_OPT(http_threads, "0", 0, 256, "HTTP event-loop threads (0: one per CPU)"),
     INT_OPT(readers, "4", 1, 64, "read-only database connections (each caches 16 MiB of pages)"),

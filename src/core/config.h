@@ -23,6 +23,7 @@ struct config {
     char models_dir[512];     /* directory with topic.bin and sentiment.bin */
     int64_t max_body_bytes;   /* request body limit for the API */
     int64_t import_max_bytes; /* body limit for POST /api/v1/import */
+    char spool_dir[512];      /* where import bodies are kept while they arrive; "" = $TMPDIR */
     int64_t max_connections;  /* open HTTP connections at most */
     int64_t http_threads;     /* HTTP event-loop threads, 0: one per CPU */
     int64_t readers;          /* read connections to the database */

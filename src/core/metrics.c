@@ -14,6 +14,8 @@ _Atomic uint64_t metric_requests_created[METRIC_MAX_CHANNELS];
 _Atomic uint64_t metric_requests_deduplicated;
 _Atomic uint64_t metric_http_responses[6];
 _Atomic int64_t metric_sse_clients;
+_Atomic uint64_t metric_http_spooled_bodies;
+_Atomic uint64_t metric_http_spooled_bytes;
 
 void histogram_observe_ns(struct histogram *h, uint64_t ns)
 {

@@ -31,6 +31,8 @@ extern _Atomic uint64_t metric_requests_created[METRIC_MAX_CHANNELS];
 extern _Atomic uint64_t metric_requests_deduplicated;
 extern _Atomic uint64_t metric_http_responses[6]; /* by status class 1xx..5xx, [0] unused */
 extern _Atomic int64_t metric_sse_clients;
+extern _Atomic uint64_t metric_http_spooled_bodies; /* bulk bodies spooled to a file */
+extern _Atomic uint64_t metric_http_spooled_bytes;
 
 void histogram_observe_ns(struct histogram *h, uint64_t ns);
 

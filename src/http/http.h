@@ -32,7 +32,10 @@ struct http_request {
     const char *method;
     const char *path;
     const char *params[4];     /* path parameters, in pattern order ({id}) */
-    struct buf body;           /* the request body (capped) */
+    struct buf body;           /* the request body (capped); empty once spooled */
+    int body_fd;               /* a bulk body past HTTP_SPOOL_AT: an unlinked temporary file
+                                * holding all of it, read from offset 0; -1 otherwise */
+    uint64_t body_size;        /* bytes of the body, in memory or spooled */
     bool is_body_too_big;
     int refused;               /* access refused (an err code), decided before the body is read */
     unsigned long long n_dropped; /* bytes of an oversized or refused body read and dropped */
@@ -81,11 +84,16 @@ struct route {
 
 #define HTTP_LARGE_BODY ((size_t)-1)
 
+/* A bulk body (HTTP_LARGE_BODY) larger than this goes to a temporary file
+ * as it arrives, so an import of any size holds only this much in memory. */
+#define HTTP_SPOOL_AT ((size_t)1024 * 1024)
+
 struct http_options {
     struct store *store;     /* for authentication */
     const char *listen;      /* "HOST:PORT" */
     size_t max_body;         /* default body limit, bytes */
     size_t large_body;       /* limit of the routes marked HTTP_LARGE_BODY (bulk import) */
+    const char *spool_dir;   /* where bulk bodies are spooled; NULL: $TMPDIR or /tmp */
     unsigned max_connections;
     unsigned event_threads;  /* event-loop threads, 0: one per CPU */
     int64_t session_ttl_s;

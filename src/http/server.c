@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -416,6 +417,82 @@ static enum MHD_Result respond_or_defer(struct http_server *srv, struct MHD_Conn
     return respond(srv, conn, req);
 }
 
+/* An unlinked temporary file in dir ($TMPDIR or /tmp when NULL); -1 and errno on failure. */
+static int spool_open(const char *dir)
+{
+    if (dir == NULL)
+        dir = getenv("TMPDIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+        return fd;
+    char path[4096]; /* a file system without O_TMPFILE: a named file, unlinked at once */
+    if (snprintf(path, sizeof path, "%s/otklik-body-XXXXXX", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Keep n more bytes of the body: in memory, or, for a bulk body past
+ * HTTP_SPOOL_AT, in its spool file (the memory held so far moves there). */
+static void body_take(struct http_server *srv, struct http_request *req, const char *data,
+                      size_t n)
+{
+    if (req->body_size + n > req->body.max) {
+        req->is_body_too_big = true;
+        return;
+    }
+    req->body_size += n;
+    if (req->body_fd < 0 && req->route != NULL && req->route->max_body == HTTP_LARGE_BODY &&
+        req->body.len + n > HTTP_SPOOL_AT) {
+        req->body_fd = spool_open(srv->opt.spool_dir);
+        if (req->body_fd < 0 || write_all(req->body_fd, req->body.data, req->body.len) != 0) {
+            log_error("http spool=%s msg=\"cannot keep a bulk body: %s\"",
+                      srv->opt.spool_dir ? srv->opt.spool_dir : "$TMPDIR", strerror(errno));
+            req->refused = err_set(&req->err, ERR_UNAVAILABLE, "",
+                                   "the server cannot keep a body this large now: %s",
+                                   strerror(errno));
+            return;
+        }
+        atomic_fetch_add_explicit(&metric_http_spooled_bodies, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&metric_http_spooled_bytes, req->body.len, memory_order_relaxed);
+        buf_free(&req->body); /* keeps its cap */
+    }
+    if (req->body_fd >= 0) {
+        if (write_all(req->body_fd, data, n) != 0) {
+            log_error("http msg=\"cannot keep a bulk body: %s\"", strerror(errno));
+            req->refused = err_set(&req->err, ERR_UNAVAILABLE, "",
+                                   "the server cannot keep a body this large now: %s",
+                                   strerror(errno));
+            return;
+        }
+        atomic_fetch_add_explicit(&metric_http_spooled_bytes, n, memory_order_relaxed);
+        return;
+    }
+    buf_put(&req->body, data, n);
+    if (buf_error(&req->body) != 0)
+        req->is_body_too_big = true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -441,6 +518,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      : req->route->max_body == HTTP_LARGE_BODY       ? srv->opt.large_body
                                                                      : req->route->max_body;
         buf_init(&req->body, max);
+        req->body_fd = -1;
         *con_cls = req;
         req->refused = check_access(req);
         /* An announced oversized body, or one the caller may not send, is
@@ -461,9 +539,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_YES;
         }
         if (!req->is_body_too_big && req->refused == 0) {
-            buf_put(&req->body, upload_data, *upload_data_size);
-            if (buf_error(&req->body) != 0)
-                req->is_body_too_big = true;
+            body_take(srv, req, upload_data, *upload_data_size);
         } else {
             req->n_dropped += *upload_data_size;
         }
@@ -510,6 +586,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(p);
     }
     buf_free(&req->body);
+    if (req->body_fd >= 0)
+        close(req->body_fd);
     arena_free(&req->arena);
     free(req);
     *con_cls = NULL;

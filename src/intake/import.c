@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #define IMPORT_BATCH 2000
 #define IMPORT_ANALYZE_LINES 10000 /* imports at least this large refresh planner statistics */
@@ -453,18 +455,9 @@ int importer_finish(struct importer *im, json_t **report, struct err_info *err)
     return 0;
 }
 
-int import_ndjson(struct store *s, const char *data, size_t len, const char *actor,
-                  json_t **report, struct err_info *err)
+/* Finish (when no line failed) and free; a failure says how far the import got. */
+static int import_end(struct importer *im, int rc, json_t **report, struct err_info *err)
 {
-    struct importer *im = importer_new(s, actor);
-    int rc = 0;
-    size_t pos = 0;
-    while (pos < len && rc == 0) {
-        const char *nl = memchr(data + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - data) : len;
-        rc = importer_line(im, data + pos, end - pos, err);
-        pos = end + 1;
-    }
     if (rc == 0)
         rc = importer_finish(im, report, err);
     if (rc != 0) {
@@ -481,4 +474,67 @@ int import_ndjson(struct store *s, const char *data, size_t len, const char *act
     }
     importer_free(im);
     return rc;
+}
+
+/* Feed the whole lines of data[0, len) to im; *used: bytes up to the last newline
+ * (all of them when is_last, the final line having none). */
+static int feed_lines(struct importer *im, const char *data, size_t len, bool is_last,
+                      size_t *used, struct err_info *err)
+{
+    size_t pos = 0;
+    int rc = 0;
+    while (pos < len && rc == 0) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        if (nl == NULL && !is_last)
+            break;
+        size_t end = nl ? (size_t)(nl - data) : len;
+        rc = importer_line(im, data + pos, end - pos, err);
+        pos = nl ? end + 1 : len;
+    }
+    *used = pos;
+    return rc;
+}
+
+int import_ndjson(struct store *s, const char *data, size_t len, const char *actor,
+                  json_t **report, struct err_info *err)
+{
+    struct importer *im = importer_new(s, actor);
+    size_t used;
+    int rc = feed_lines(im, data, len, true, &used, err);
+    return import_end(im, rc, report, err);
+}
+
+#define IMPORT_READ_CHUNK ((size_t)4 * 1024 * 1024)
+
+int import_ndjson_fd(struct store *s, int fd, const char *actor, json_t **report,
+                     struct err_info *err)
+{
+    struct importer *im = importer_new(s, actor);
+    size_t cap = IMPORT_READ_CHUNK, have = 0;
+    char *buf = xmalloc(cap);
+    off_t off = 0;
+    int rc = 0;
+    for (;;) {
+        if (cap - have < IMPORT_READ_CHUNK / 2) { /* a line longer than what is left */
+            cap *= 2;
+            buf = xrealloc(buf, cap);
+        }
+        ssize_t n = pread(fd, buf + have, cap - have, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = err_set(err, ERR_IO, "", "cannot read the import back: %s", strerror(errno));
+            break;
+        }
+        off += n;
+        have += (size_t)n;
+        size_t used;
+        rc = feed_lines(im, buf, have, n == 0, &used, err);
+        if (rc != 0 || n == 0)
+            break;
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+    free(buf);
+    return import_end(im, rc, report, err);
 }

@@ -40,4 +40,9 @@ void importer_free(struct importer *im);
 int import_ndjson(struct store *s, const char *data, size_t len, const char *actor,
                   json_t **report, struct err_info *err);
 
+/* The same, read from fd (from offset 0 to its end) a few MiB at a time, so
+ * an import of any size needs only that much memory beyond its batches. */
+int import_ndjson_fd(struct store *s, int fd, const char *actor, json_t **report,
+                     struct err_info *err);
+
 #endif

@@ -79,6 +79,65 @@ describe('import', () => {
     assert.equal(await created(), before + 3);
   });
 
+  it('takes an import larger than memory holds through a spool file, line for line', async () => {
+    const spooled = async () => {
+      const res = await fetch(`${server.base}/metrics`, { headers: { Authorization: `Bearer ${adminToken}` } });
+      const text = await res.text();
+      return [Number(/otklik_http_spooled_bodies_total (\d+)/.exec(text)[1]),
+        Number(/otklik_http_spooled_bytes_total (\d+)/.exec(text)[1])];
+    };
+    const [bodiesBefore, bytesBefore] = await spooled();
+    const tag = uid('spool');
+    const pad = 'Ы'.repeat(90); // two bytes each: lines of ~300 bytes
+    const lines = [];
+    for (let i = 0; i < 9000; i++) {
+      lines.push(JSON.stringify({ type: 'customer', name: `${pad} ${i}`, card: `${tag}-${i}` }));
+      if (i === 4321) lines.push('{"type": "customer", "card": '); // malformed, mid-file
+    }
+    const text = lines.join('\n'); // the last line has no newline
+    const bytes = Buffer.byteLength(text);
+    assert.ok(bytes > 2 * 1024 * 1024, `a body past the 1 MiB spool threshold (${bytes})`);
+    const r = await api(server.base, 'POST', '/api/v1/import', { token, raw: text, headers: { 'Content-Type': 'application/x-ndjson' } });
+    assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 500));
+    assert.equal(r.body.lines, 9001);
+    assert.equal(r.body.accepted, 9000);
+    assert.deepEqual(r.body.rejected.map((x) => x.line), [4323]);
+    const [bodiesAfter, bytesAfter] = await spooled();
+    assert.equal(bodiesAfter, bodiesBefore + 1);
+    assert.equal(bytesAfter - bytesBefore, bytes);
+    for (const i of [0, 4321, 4322, 8999]) {
+      const look = await api(server.base, 'GET', `/api/v1/customers/lookup?card=${tag}-${i}`, { token });
+      assert.equal(look.status, 200, `customer ${i}`);
+      assert.equal(look.body.name, `${pad} ${i}`);
+    }
+    // A small import stays in memory.
+    assert.equal((await ndjson([{ type: 'customer', name: 'Мал', card: `${tag}-small` }])).status, 200);
+    assert.equal((await spooled())[0], bodiesAfter);
+  });
+
+  it('answers 503 and keeps nothing when a large import cannot be spooled', async () => {
+    const d = tempDir();
+    const p = prepareDb(d, { customers: 10, requests: 10 });
+    const srv = await startServer(p.db, ['--spool_dir', `${d}/no-such-dir`]);
+    try {
+      const tag = uid('nospool');
+      const lines = Array.from({ length: 6000 }, (_, i) => JSON.stringify({ type: 'customer', name: 'Ж'.repeat(100), card: `${tag}-${i}` }));
+      const r = await api(srv.base, 'POST', '/api/v1/import', { token: p.token, raw: lines.join('\n'), headers: { 'Content-Type': 'application/x-ndjson' } });
+      assert.equal(r.status, 503);
+      assert.equal(r.body.error.code, 'unavailable');
+      assert.match(r.body.error.message, /cannot keep/);
+      const look = await api(srv.base, 'GET', `/api/v1/customers/lookup?card=${tag}-0`, { token: p.token });
+      assert.equal(look.status, 404);
+      // A small import does not need the spool.
+      const small = await api(srv.base, 'POST', '/api/v1/import', { token: p.token, raw: lines[0], headers: { 'Content-Type': 'application/x-ndjson' } });
+      assert.equal(small.status, 200);
+      assert.equal(small.body.accepted, 1);
+    } finally {
+      await srv.stop();
+      removeDir(d);
+    }
+  });
+
   it('refuses an empty import and a wrong content type', async () => {
     assert.equal((await ndjson([])).status, 400);
     const r = await api(server.base, 'POST', '/api/v1/import', { token, raw: 'x', headers: { 'Content-Type': 'text/csv' } });

@@ -624,6 +624,48 @@ static void test_import_many_lines_across_batches(void **state)
     assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM customers", NULL), N - 2);
 }
 
+/* The import read back from a file a few MiB at a time: lines cut by every
+ * read, one longer than the read buffer, CRLF ends and no final newline. */
+static void test_import_from_file_across_reads(void **state)
+{
+    struct fx *f = *state;
+    char path[200];
+    snprintf(path, sizeof path, "%s/body.ndjson", f->dir);
+    FILE *out = fopen(path, "w+");
+    assert_non_null(out);
+    enum { N = 40000, LONG_NAME = 6 * 1024 * 1024 };
+    fputs("{\"type\":\"customer\",\"card\":\"LONG\",\"name\":\"", out);
+    for (int i = 0; i < LONG_NAME; i++)
+        fputc('x', out);
+    fputs("\"}\n", out);
+    for (int i = 1; i <= N; i++)
+        fprintf(out, "{\"type\":\"customer\",\"card\":\"F-%d\",\"name\":\"%0200d\"}%s", i, i,
+                i == N ? "" : i % 7 == 0 ? "\r\n" : "\n");
+    fflush(out);
+    assert_true(ftell(out) > 2 * 4 * 1024 * 1024 + LONG_NAME);
+
+    json_t *report = NULL;
+    struct err_info err = {0};
+    int rc = import_ndjson_fd(f->s, fileno(out), "test", &report, &err);
+    fclose(out);
+    unlink(path);
+    if (rc != 0)
+        fail_msg("import_ndjson_fd: rc %d %s", rc, err.message);
+    json_t *first = json_array_get(json_object_get(report, "rejected"), 0);
+    int64_t lines = jint(report, "lines"), accepted = jint(report, "accepted");
+    int64_t rejected = jint(report, "rejected_count"), bad_line = jint(first, "line");
+    json_decref(report);
+    assert_int_equal(lines, N + 1);
+    assert_int_equal(accepted, N);
+    assert_int_equal(rejected, 1);
+    assert_int_equal(bad_line, 1);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM identities WHERE kind = 'card'", NULL), N);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM identities WHERE value = $1", "F-40000"),
+                     1);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM customers WHERE length(name) = 200", NULL),
+                     N);
+}
+
 static void test_import_report_lists_every_rejection(void **state)
 {
     struct fx *f = *state;
@@ -656,6 +698,7 @@ int main(void)
         T(test_import_rejected_line_publishes_nothing),
         T(test_import_many_lines_across_batches),
         T(test_import_report_lists_every_rejection),
+        T(test_import_from_file_across_reads),
     };
 #undef T
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
