@@ -32,7 +32,7 @@ static int job_session_delete(struct store_tx *tx, void *arg, struct err_info *e
     return store_session_delete(tx, j->hash, err);
 }
 
-static json_t *principal_json(const struct principal *p)
+static json_t *principal_json(struct store *s, const struct principal *p)
 {
     json_t *o = json_pack("{s:s, s:s, s:s}", "login", p->login, "name", p->name, "role", p->role);
     json_object_set_new(o, "user_id", p->user_id ? json_integer(p->user_id) : json_null());
@@ -41,6 +41,15 @@ static json_t *principal_json(const struct principal *p)
                                                                                 : "region"));
     if (p->scope.scope == SCOPE_REGION)
         json_object_set_new(o, "region", json_string(p->region));
+    if (p->scope.scope == SCOPE_STORE) { /* the store's code, null when it has none */
+        struct db *r = store_reader(s);
+        sqlite3_stmt *st = db_stmt(r, "SELECT code FROM stores WHERE id = $1");
+        db_bind_i64(st, 1, p->scope.store_id);
+        json_object_set_new(o, "store", db_step(r, st, NULL) == 1 ? json_string(db_col_text(st, 0))
+                                                                 : json_null());
+        sqlite3_reset(st);
+        store_reader_done(s, r);
+    }
     json_t *perms = json_array();
     static const struct {
         unsigned bit;
@@ -106,7 +115,7 @@ int api_auth_login(struct http_request *req, struct http_response *resp)
              (long long)opt->session_ttl_s, opt->cookie_secure ? "; Secure" : "");
     http_add_header(req, resp, "Set-Cookie", cookie);
     log_info("auth login user=%s role=%s", who.login, who.role);
-    json_t *o = principal_json(&who);
+    json_t *o = principal_json(req->app->store, &who);
     json_object_set_new(o, "csrf_token", json_string(csrf));
     http_reply_json(resp, 200, o);
 out:
@@ -133,7 +142,7 @@ int api_auth_logout(struct http_request *req, struct http_response *resp)
 
 int api_auth_me(struct http_request *req, struct http_response *resp)
 {
-    json_t *o = principal_json(&req->who);
+    json_t *o = principal_json(req->app->store, &req->who);
     if (req->who.csrf[0])
         json_object_set_new(o, "csrf_token", json_string(req->who.csrf));
     http_reply_json(resp, 200, o);

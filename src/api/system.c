@@ -69,12 +69,15 @@ int api_metrics(struct http_request *req, struct http_response *resp)
                store_queue_depth(req->app->store), (long long)atomic_load(&metric_sse_clients));
     struct store_checkpoints ck = store_checkpoints(req->app->store);
     buf_printf(b,
-               "# HELP otklik_wal_checkpoints_total WAL checkpoints, by who ran them (the writer "
-               "only when the WAL reached its hard limit).\n"
+               "# HELP otklik_wal_checkpoints_total WAL checkpoints, by who ran them: the "
+               "checkpoint thread at the WAL's threshold or after a quiet second, the writer "
+               "only when the WAL reached its hard limit.\n"
                "# TYPE otklik_wal_checkpoints_total counter\n"
                "otklik_wal_checkpoints_total{by=\"thread\"} %llu\n"
+               "otklik_wal_checkpoints_total{by=\"idle\"} %llu\n"
                "otklik_wal_checkpoints_total{by=\"writer\"} %llu\n",
-               (unsigned long long)ck.by_thread, (unsigned long long)ck.by_writer);
+               (unsigned long long)ck.by_thread, (unsigned long long)ck.when_idle,
+               (unsigned long long)ck.by_writer);
     struct db *r = store_reader(req->app->store);
     json_t *lag = store_consumers_lag(r, store_hub_last_id(req->app->store));
     store_reader_done(req->app->store, r);

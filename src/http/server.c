@@ -242,8 +242,14 @@ static int check_access(struct http_request *req)
     int rc = http_authenticate(req);
     if (rc != 0)
         return rc;
-    if ((req->who.perms & req->route->perm) != req->route->perm)
-        return err_set(&req->err, ERR_FORBIDDEN, "", "role %s may not do this", req->who.role);
+    if ((req->who.perms & req->route->perm) != req->route->perm) {
+        /* The role may, but not bound to a store or region (an import). */
+        bool is_binding = (model_role_perms(req->who.role) & req->route->perm) == req->route->perm;
+        return err_set(&req->err, ERR_FORBIDDEN, "", "role %s%s may not do this", req->who.role,
+                       !is_binding                           ? ""
+                       : req->who.scope.scope == SCOPE_STORE ? " bound to a store"
+                                                             : " bound to a region");
+    }
     return 0;
 }
 

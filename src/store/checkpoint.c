@@ -24,6 +24,7 @@
 static int wal_hook(void *arg, sqlite3 *h, const char *name, int n_pages)
 {
     struct store *s = arg;
+    atomic_fetch_add_explicit(&s->wal_commits, 1, memory_order_relaxed);
     uint64_t done = atomic_load(&s->ckpt_done);
     if (done != s->ckpt_finished) {
         /* The thread copied what the WAL held when it began; the writer copies
@@ -53,25 +54,36 @@ static void *checkpointer_main(void *arg)
 {
     struct store *s = arg;
     pthread_setname_np(pthread_self(), "otklik-checkpt");
+    uint64_t seen = 0; /* wal_commits when the last checkpoint began */
     pthread_mutex_lock(&s->cmu);
     while (!s->ckpt_stopping) {
+        bool is_idle = false;
         if (!s->ckpt_wanted) {
-            /* Also now and then when idle, so a quiet server's WAL is folded in. */
+            /* Also after a quiet second that followed commits, so a quiet
+             * server's WAL is folded in; never when nothing was committed. */
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_sec += 1;
-            if (pthread_cond_timedwait(&s->ckpt_wake, &s->cmu, &until) == ETIMEDOUT)
-                s->ckpt_wanted = true;
-            continue;
+            int w = pthread_cond_timedwait(&s->ckpt_wake, &s->cmu, &until);
+            if (s->ckpt_stopping)
+                break;
+            if (!s->ckpt_wanted) {
+                if (w != ETIMEDOUT || atomic_load(&s->wal_commits) == seen)
+                    continue;
+                is_idle = true;
+            }
         }
         s->ckpt_wanted = false;
+        seen = atomic_load(&s->wal_commits);
         pthread_mutex_unlock(&s->cmu);
         int n_log = 0, n_done = 0;
         int rc = sqlite3_wal_checkpoint_v2(db_handle(s->cdb), NULL, SQLITE_CHECKPOINT_PASSIVE,
                                            &n_log, &n_done);
         if (rc == SQLITE_OK && n_log > 0)
-            atomic_fetch_add(&s->ckpt_by_thread, 1);
-        if (rc == SQLITE_OK && n_log > 0 && n_done == n_log)
+            atomic_fetch_add(is_idle ? &s->ckpt_idle : &s->ckpt_by_thread, 1);
+        /* A full copy of a large WAL: the writer copies what came since (see
+         * wal_hook).  A small one restarts at the next transaction anyway. */
+        if (rc == SQLITE_OK && n_log > 0 && n_done == n_log && !is_idle)
             atomic_fetch_add(&s->ckpt_done, 1);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             log_warn("store checkpoint failed: %s", sqlite3_errmsg(db_handle(s->cdb)));
@@ -130,5 +142,6 @@ void store_checkpointer_stop(struct store *s)
 struct store_checkpoints store_checkpoints(struct store *s)
 {
     return (struct store_checkpoints){.by_thread = atomic_load(&s->ckpt_by_thread),
+                                      .when_idle = atomic_load(&s->ckpt_idle),
                                       .by_writer = atomic_load(&s->ckpt_by_writer)};
 }

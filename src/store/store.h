@@ -114,10 +114,12 @@ int store_analyze(struct store *s, struct err_info *err);
 /* Jobs queued but not yet taken by the writer (for /metrics). */
 int store_queue_depth(struct store *s);
 
-/* WAL checkpoints done so far: by the store's checkpoint thread, and by the
- * writer in a commit (the WAL reached its hard limit); for /metrics. */
+/* WAL checkpoints done so far: by the store's checkpoint thread once the WAL
+ * reached its threshold, by that thread when the store was quiet for a second
+ * after commits, and by the writer in a commit (the WAL reached its hard
+ * limit); for /metrics. */
 struct store_checkpoints {
-    uint64_t by_thread, by_writer;
+    uint64_t by_thread, when_idle, by_writer;
 };
 struct store_checkpoints store_checkpoints(struct store *s);
 

@@ -48,9 +48,18 @@ static void principal_scope(struct principal *p, int64_t store_id, const char *r
     p->scope.store_id = store_id;
     snprintf(p->region, sizeof p->region, "%s", region ? region : "");
     p->scope.region = p->region;
-    /* A token or user bound to a store sees that store whatever its role. */
+    /* A token or user bound to a store or a region sees that much whatever its role. */
     if (p->scope.scope == SCOPE_ALL && store_id != 0)
         p->scope.scope = SCOPE_STORE;
+    else if (p->scope.scope == SCOPE_ALL && p->region[0] != '\0')
+        p->scope.scope = SCOPE_REGION;
+    /* An import writes customers, stores and requests of the whole chain: only a
+     * principal bound to no store or region may send one (refused before its body). */
+    if (p->scope.scope != SCOPE_ALL)
+        p->perms &= ~(unsigned)PERM_IMPORT;
+    /* Filters read store id 0 as "every store": a store role without a store sees none. */
+    if (p->scope.scope == SCOPE_STORE && store_id == 0)
+        p->scope.store_id = -1;
 }
 
 int store_user_by_login(struct db *r, const char *login, char *hash, size_t hash_cap,

@@ -101,7 +101,8 @@ struct store {
     pthread_cond_t ckpt_wake;
     bool ckpt_wanted, ckpt_stopping, has_checkpointer, has_ckpt_sync;
     _Atomic uint64_t ckpt_done; /* checkpoints the thread completed */
-    _Atomic uint64_t ckpt_by_thread, ckpt_by_writer; /* for store_checkpoints */
+    _Atomic uint64_t ckpt_by_thread, ckpt_idle, ckpt_by_writer; /* for store_checkpoints */
+    _Atomic uint64_t wal_commits; /* commits the WAL hook saw (idle checkpoints follow them) */
     uint64_t ckpt_finished;     /* of those, the ones the writer finished (writer only) */
     /* hub */
     struct hub hub;

@@ -181,6 +181,14 @@ describe('roles', () => {
     const imp = await api(server.base, 'POST', '/api/v1/import', { token: bound, raw: line + '\n', headers: { 'Content-Type': 'application/x-ndjson' } });
     assert.equal(imp.status, 403);
     assert.equal(imp.body.error.code, 'forbidden');
+    assert.match(imp.body.error.message, /bound to a store/);
+    // Refused from the headers: an announced gigabyte is not waited for.
+    const early = await postOversized(server.base, '/api/v1/import', { 'Content-Type': 'application/x-ndjson', Authorization: `Bearer ${bound}` }, 1e9, 'headers');
+    assert.equal(early.status, 403);
+    const boundMe = await api(server.base, 'GET', '/api/v1/auth/me', { token: bound });
+    assert.equal(boundMe.body.scope, 'store');
+    assert.equal(boundMe.body.store, 'MSK-001');
+    assert.ok(!boundMe.body.permissions.includes('import'));
     // A customer who wrote only to another store is not found by the bound token.
     const phone = '+7916' + String(Date.now() % 10000000).padStart(7, '0');
     const elsewhere = await api(server.base, 'POST', '/api/v1/requests', { token, body: { channel: 'sms', source_id: uid('o'), store: 'MSK-002', customer: { phone }, text: 'Где заказ?' } });
@@ -196,13 +204,42 @@ describe('roles', () => {
     const mine = await api(server.base, 'GET', `/api/v1/customers/lookup?phone=${encodeURIComponent(phone)}`, { token: bound });
     assert.equal(mine.status, 200);
     assert.deepEqual(mine.body.open_requests.map((r) => r.id), [here.body.id]);
+    // The demo director sees, of that customer, the request at the director's own store only.
     const s = await login(server.base, 'director');
     const me = await api(server.base, 'GET', '/api/v1/auth/me', { cookie: s.cookie });
-    if (me.body.store === 'MSK-001') {
-      const c = await api(server.base, 'GET', `/api/v1/customers/${here.body.customer_id}`, { cookie: s.cookie });
-      assert.equal(c.status, 200);
-      assert.ok(c.body.requests.every((r) => r.store === 'MSK-001'));
-    }
+    assert.equal(me.body.scope, 'store');
+    assert.equal(typeof me.body.store, 'string');
+    const atDirector = await api(server.base, 'POST', '/api/v1/requests', { token, body: { channel: 'sms', source_id: uid('d'), store: me.body.store, customer: { phone }, text: 'В магазине директора' } });
+    assert.equal(atDirector.status, 201);
+    const c = await api(server.base, 'GET', `/api/v1/customers/${here.body.customer_id}`, { cookie: s.cookie });
+    assert.equal(c.status, 200);
+    assert.ok(c.body.requests.every((r) => r.store === me.body.store), JSON.stringify(c.body.requests));
+    assert.ok(c.body.requests.some((r) => r.id === atDirector.body.id));
+    assert.ok(me.body.store === 'MSK-001' || !c.body.requests.some((r) => r.id === here.body.id));
+  });
+
+  it('keeps a region-bound token to its region', async () => {
+    const store = await api(server.base, 'GET', '/api/v1/stores', { token: adminToken });
+    const stores = store.body.items ?? store.body;
+    const home = stores.find((x) => x.code === 'MSK-001');
+    const away = stores.find((x) => x.region !== home.region);
+    assert.ok(home && away, 'the demo has stores in two regions');
+    const t = cli(['token', 'create', '--db', db, '--name', 'region-integration', '--role', 'integration', '--region', home.region]);
+    assert.equal(t.status, 0, t.stderr);
+    const bound = t.stdout.trim();
+    const me = await api(server.base, 'GET', '/api/v1/auth/me', { token: bound });
+    assert.equal(me.body.scope, 'region');
+    assert.equal(me.body.region, home.region);
+    const imp = await api(server.base, 'POST', '/api/v1/import', { token: bound, raw: '{"type":"customer","card":"R-1"}\n', headers: { 'Content-Type': 'application/x-ndjson' } });
+    assert.equal(imp.status, 403);
+    assert.match(imp.body.error.message, /bound to a region/);
+    const phone = '+7917' + String(Date.now() % 10000000).padStart(7, '0');
+    const there = await api(server.base, 'POST', '/api/v1/requests', { token, body: { channel: 'sms', source_id: uid('ra'), store: away.code, customer: { phone }, text: 'В другом регионе' } });
+    assert.equal(there.status, 201);
+    const hidden = await api(server.base, 'GET', `/api/v1/customers/lookup?phone=${encodeURIComponent(phone)}`, { token: bound });
+    assert.equal(hidden.status, 404);
+    const seen = await api(server.base, 'GET', `/api/v1/customers/lookup?phone=${encodeURIComponent(phone)}`, { token });
+    assert.equal(seen.status, 200);
   });
 
   it('does not let an integration token change requests', async () => {

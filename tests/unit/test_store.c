@@ -1753,9 +1753,19 @@ static void test_wal_checkpointed_by_its_thread(void **state)
      * the writer's own limit of four times the threshold. */
     assert_true(most > 0);
     assert_true(most <= 4 * 64 + 8);
+    /* The thread was woken at the threshold (quiet-time checkpoints count apart). */
     for (int i = 0; i < 500 && store_checkpoints(f->s).by_thread == 0; i++)
         usleep(10 * 1000);
     assert_true(store_checkpoints(f->s).by_thread > 0);
+    /* Quiet: at most one more checkpoint folds in the last commits, then none
+     * while nothing is committed. */
+    usleep(1200 * 1000);
+    struct store_checkpoints quiet = store_checkpoints(f->s);
+    usleep(1200 * 1000);
+    struct store_checkpoints later = store_checkpoints(f->s);
+    assert_int_equal(later.by_thread, quiet.by_thread);
+    assert_int_equal(later.when_idle, quiet.when_idle);
+    assert_int_equal(later.by_writer, quiet.by_writer);
     struct db *r = store_reader(f->s);
     sqlite3_stmt *st = db_stmt(r, "SELECT COUNT(*), SUM(length(b)) FROM blobs");
     assert_int_equal(db_step(r, st, NULL), 1);
