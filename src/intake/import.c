@@ -254,14 +254,10 @@ static int parse_item(struct importer *im, json_t *o, struct item *it, struct er
         b->actor = im->actor;
         return 0;
     }
-    case IT_REQUEST: {
-        json_t *copy = json_copy(o);
-        json_object_del(copy, "type");
-        rc = intake_request_parse(copy, true, a, &it->u.request, err);
-        json_decref(copy);
+    case IT_REQUEST: /* the parser reads the keys it knows: "type" is not one */
+        rc = intake_request_parse(o, true, a, &it->u.request, err);
         it->u.request.actor = im->actor;
         return rc;
-    }
     case IT_COUNT:
         break;
     }
