@@ -78,6 +78,15 @@ int api_metrics(struct http_request *req, struct http_response *resp)
                "otklik_wal_checkpoints_total{by=\"writer\"} %llu\n",
                (unsigned long long)ck.by_thread, (unsigned long long)ck.when_idle,
                (unsigned long long)ck.by_writer);
+    struct store_syncs sy = store_syncs(req->app->store);
+    buf_printf(b,
+               "# HELP otklik_wal_syncs_total WAL fsyncs that acknowledged committed batches.\n"
+               "# TYPE otklik_wal_syncs_total counter\notklik_wal_syncs_total %llu\n"
+               "# HELP otklik_wal_synced_batches_total Committed batches those fsyncs made "
+               "durable (several a sync while the disk is the slower part).\n"
+               "# TYPE otklik_wal_synced_batches_total counter\n"
+               "otklik_wal_synced_batches_total %llu\n",
+               (unsigned long long)sy.syncs, (unsigned long long)sy.batches);
     struct db *r = store_reader(req->app->store);
     json_t *lag = store_consumers_lag(r, store_hub_last_id(req->app->store));
     store_reader_done(req->app->store, r);

@@ -172,9 +172,11 @@ int64_t rules_webhooks_tick(struct app *app, int64_t now_ms)
     }
     sqlite3_reset(st);
     store_reader_done(R->store, r);
-    for (size_t i = 0; i < n; i++)
+    /* What was read leaves the process: it must be on disk first. */
+    bool is_durable = n > 0 && store_wait_durable(R->store) == 0;
+    for (size_t i = 0; is_durable && i < n; i++)
         post(&hooks[i]);
-    if (n > 0) {
+    if (is_durable) {
         struct result_job rj = {hooks, n, now_ms};
         struct err_info err = {0};
         if (store_write(R->store, job_results, &rj, &err) != 0)

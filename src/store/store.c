@@ -5,10 +5,10 @@
  * The writer takes every queued job (up to max_batch), runs each inside
  * BEGIN IMMEDIATE ... COMMIT in its own SAVEPOINT so a failing job undoes
  * only its own writes, then commits once for the whole batch.  Each caller
- * sleeps on its job's semaphore, posted only after the commit returned: with
- * synchronous=FULL that is after the WAL fsync.  The batch grows naturally
- * with load, so the fsync cost is shared by every request that arrived while
- * the previous batch was being written.
+ * sleeps on its job's semaphore, posted only once the batch is on disk: the
+ * durability thread (durable.c) syncs the WAL while the writer runs the next
+ * batch.  The batch grows naturally with load, so the fsync cost is shared
+ * by every request that arrived while the previous batch was being written.
  */
 #include "store/store_int.h"
 
@@ -209,8 +209,8 @@ static struct job *rerunnable_first(struct job *batch, struct job **end)
     return rer;
 }
 
-/* Run a batch in one transaction; returns the batch, its jobs reordered. */
-static struct job *run_batch(struct store *s, struct job *batch)
+/* Run a batch in one transaction and hand it on to be acknowledged once durable. */
+static void run_batch(struct store *s, struct job *batch)
 {
     struct store_tx tx = {.s = s, .db = s->wdb};
     struct err_info cerr = {0};
@@ -250,14 +250,18 @@ static struct job *run_batch(struct store *s, struct job *batch)
             if (tx.pending[i].created_channel >= 0)
                 atomic_fetch_add(&metric_requests_created[tx.pending[i].created_channel], 1);
         atomic_fetch_add(&metric_requests_deduplicated, tx.n_deduplicated);
-        hub_publish(&s->hub, tx.pending, tx.n_pending); /* the hub owns the JSON now */
-        tx.n_pending = 0;
-        tx_truncate(&tx, (struct tx_mark){0});
+        tx_truncate(&tx, (struct tx_mark){.n_pending = tx.n_pending});
     }
-    free(tx.pending);
     free(tx.search);
+    if (rc == 0 && s->has_durable) { /* its events and callers wait for the fsync */
+        store_durable_push(s, batch, tx.pending, tx.n_pending, t0);
+        return;
+    }
+    if (rc == 0) /* the commit synced itself */
+        hub_publish(&s->hub, tx.pending, tx.n_pending); /* the hub owns the JSON now */
+    free(tx.pending);
     histogram_observe_ns(&metric_commit_seconds, clock_mono_ns() - t0);
-    return batch;
+    store_jobs_complete(batch);
 }
 
 static void *writer_main(void *arg)
@@ -284,20 +288,11 @@ static void *writer_main(void *arg)
         s->depth -= n;
         pthread_mutex_unlock(&s->mu);
 
-        batch = run_batch(s, batch);
-
-        /* Wake exactly the callers of this batch (read next before posting:
-         * a woken caller's job lives on its stack and is gone at once). */
-        for (struct job *j = batch, *next; j != NULL; j = next) {
-            next = j->next;
-            if (j->async != NULL) {
-                struct store_async *w = j->async;
-                w->result = j->result;
-                free(j);
-                w->done(w);
-            } else {
-                sem_post(&j->done);
-            }
+        if (atomic_load(&s->sync_failed)) {
+            store_jobs_fail(batch, "the database cannot be synced to disk; restart the server");
+            store_jobs_complete(batch);
+        } else {
+            run_batch(s, batch);
         }
         pthread_mutex_lock(&s->mu);
     }
@@ -621,6 +616,10 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->sweep_stop, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->dmu, NULL);
+    pthread_cond_init(&s->d_has, NULL);
+    pthread_cond_init(&s->d_synced, NULL);
+    s->wal_fd = -1;
     hub_init(&s->hub);
 
     int rc = db_open(path, true, s->opt.writer_cache_kib, &s->wdb, err);
@@ -649,6 +648,8 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     sqlite3_commit_hook(db_handle(s->wdb), commit_gate, s);
     if ((rc = store_checkpointer_start(s, err)) != 0)
         goto fail;
+    if ((rc = store_durable_start(s, err)) != 0)
+        goto fail;
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
         rc = err_set(err, ERR_INTERNAL, "", "cannot start the writer thread");
         goto fail;
@@ -656,6 +657,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     *out = s;
     return 0;
 fail:
+    store_durable_stop(s);
     store_checkpointer_stop(s);
     sweeper_stop(s);
     for (int i = 0; i < s->n_free; i++)
@@ -679,6 +681,7 @@ void store_close(struct store *s)
     pthread_cond_signal(&s->has_jobs);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
+    store_durable_stop(s); /* acknowledges what the writer handed over last */
     store_checkpointer_stop(s);
     sweeper_stop(s);
     /* Every reader must have been returned by now. */
@@ -698,6 +701,9 @@ void store_close(struct store *s)
     pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->rfree);
     pthread_cond_destroy(&s->sweep_stop);
+    pthread_mutex_destroy(&s->dmu);
+    pthread_cond_destroy(&s->d_has);
+    pthread_cond_destroy(&s->d_synced);
     free(s->path);
     free(s);
 }

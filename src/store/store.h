@@ -4,7 +4,9 @@
  * One writer thread owns the only write connection and commits in groups:
  * callers hand it a job (a function run inside the batch's transaction, in
  * its own savepoint) and block until the batch is durably committed.  A 0
- * return from store_write() therefore means "on disk".  Reads use a pool of
+ * return from store_write() therefore means "on disk".  The fsync of a batch
+ * runs on a thread of its own while the writer goes on with the next batch
+ * (durable.c).  Reads use a pool of
  * read-only connections (WAL lets them run beside the writer).  Committed
  * events are published to an in-memory hub that feeds the live stream.
  *
@@ -82,6 +84,14 @@ int store_write_async(struct store *s, struct store_async *w);
 /* store_write for a job that may run twice (see store_async.is_rerunnable). */
 int store_write_rerunnable(struct store *s, store_job_fn fn, void *arg, struct err_info *err);
 
+/*
+ * Wait until every write committed so far is on disk (a batch is readable
+ * by other connections a moment before its fsync ends).  Call it before
+ * something read leaves the process (a webhook post).  0, or
+ * ERR_UNAVAILABLE when the disk refused a sync.
+ */
+int store_wait_durable(struct store *s);
+
 /* The writer connection, for use inside a job only. */
 struct db *store_tx_db(struct store_tx *tx);
 
@@ -122,6 +132,13 @@ struct store_checkpoints {
     uint64_t by_thread, when_idle, by_writer;
 };
 struct store_checkpoints store_checkpoints(struct store *s);
+
+/* WAL fsyncs of the durability thread, and the committed batches they made
+ * durable (several a sync under load); for /metrics. */
+struct store_syncs {
+    uint64_t syncs, batches;
+};
+struct store_syncs store_syncs(struct store *s);
 
 /* ---- reading ---------------------------------------------------------- */
 

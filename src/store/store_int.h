@@ -104,6 +104,16 @@ struct store {
     _Atomic uint64_t ckpt_by_thread, ckpt_idle, ckpt_by_writer; /* for store_checkpoints */
     _Atomic uint64_t wal_commits; /* commits the WAL hook saw (idle checkpoints follow them) */
     uint64_t ckpt_finished;     /* of those, the ones the writer finished (writer only) */
+    /* durability (durable.c): commits are acknowledged once the WAL is synced */
+    int wal_fd;               /* the WAL file, -1 when commits sync themselves */
+    pthread_t durable;
+    bool has_durable, d_stopping;
+    pthread_mutex_t dmu;      /* guards the queue, d_stopping and both numbers */
+    pthread_cond_t d_has, d_synced;
+    struct synced *d_head, *d_tail; /* committed batches waiting for the fsync */
+    uint64_t seq_committed, seq_durable; /* batches handed over, and made durable */
+    _Atomic bool sync_failed; /* an fsync failed: no write is taken any more */
+    _Atomic uint64_t n_syncs, n_synced_batches; /* for store_syncs */
     /* hub */
     struct hub hub;
     bool may_commit;          /* the batch's COMMIT is running (commit_gate); writer only */
@@ -118,6 +128,20 @@ struct store {
  * and s->wdb open); stop it, the writer stopped: commits checkpoint again. */
 int store_checkpointer_start(struct store *s, struct err_info *err);
 void store_checkpointer_stop(struct store *s);
+
+/* Start the thread that syncs the WAL and acknowledges committed batches,
+ * and switch the writer to commits that do not wait for the disk (s->wdb
+ * open, migrated); stop it, having acknowledged everything handed over. */
+int store_durable_start(struct store *s, struct err_info *err);
+void store_durable_stop(struct store *s);
+/* Hand over a committed batch (jobs and their events, both owned now) that
+ * began at began_ns (clock_mono_ns, for the commit latency metric). */
+void store_durable_push(struct store *s, struct job *jobs, struct pending_event *pending,
+                        size_t n_pending, uint64_t began_ns);
+/* Give every job of the list without an error this one. */
+void store_jobs_fail(struct job *jobs, const char *why);
+/* Tell each job's caller its result (the jobs are gone after). */
+void store_jobs_complete(struct job *jobs);
 
 /* Forget the cached region of a store (its row changed). Writer only. */
 void store_region_forget(struct store *s, int64_t store_id);

@@ -127,6 +127,12 @@ describe('health and metrics', () => {
     assert.match(text, /otklik_http_request_duration_seconds_bucket\{le="\+Inf"\} \d+/);
     assert.match(text, /otklik_commit_duration_seconds_count \d+/);
     assert.match(text, /otklik_writer_queue_depth \d+/);
+    // Writes are acknowledged by the WAL's fsync on its own thread: the request
+    // above was made durable by at least one of them.
+    const syncs = /otklik_wal_syncs_total (\d+)/.exec(text);
+    const batches = /otklik_wal_synced_batches_total (\d+)/.exec(text);
+    assert.ok(syncs && Number(syncs[1]) >= 1, 'WAL syncs');
+    assert.ok(batches && Number(batches[1]) >= Number(syncs[1]), 'each sync makes a batch durable');
   });
 
   it('serves the web page publicly with a content security policy', async () => {

@@ -16,6 +16,7 @@
 #include "core/mem.h"
 #include "core/str.h"
 #include "store/store.h"
+#include "store/store_int.h" /* the durability thread's lock and file, held or broken below */
 
 #include <pthread.h>
 #include <sched.h>
@@ -1836,6 +1837,86 @@ static void test_reader_snapshot_kept_until_a_commit(void **state)
     store_reader_done(f->s, r);
 }
 
+/* ---- acknowledged once the WAL is synced ------------------------------------------------ */
+
+struct bg_write {
+    struct store *s;
+    const char *code;
+    int rc;
+    atomic_bool is_done;
+};
+
+static void *bg_write_main(void *arg)
+{
+    struct bg_write *w = arg;
+    struct err_info err = {0};
+    w->rc = store_write(w->s, job_one_store, (void *)w->code, &err);
+    atomic_store(&w->is_done, true);
+    return NULL;
+}
+
+/* Stores another connection of the file sees (a process beside the server). */
+static int64_t stores_in_file(const char *path)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, "SELECT COUNT(*) FROM stores", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+static void test_acknowledged_once_synced(void **state)
+{
+    struct fx *f = *state;
+    assert_true(f->s->has_durable); /* commits do not sync themselves */
+    struct store_syncs before = store_syncs(f->s);
+    int64_t n0 = stores_in_file(f->path);
+    /* Holding the durability thread's lock keeps the batch from being handed
+     * over after its COMMIT: committed, but not yet known to be on disk. */
+    pthread_mutex_lock(&f->s->dmu);
+    struct bg_write w = {.s = f->s, .code = "S7"};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, bg_write_main, &w), 0);
+    for (int i = 0; i < 500 && stores_in_file(f->path) == n0; i++)
+        usleep(10 * 1000);
+    assert_int_equal(stores_in_file(f->path), n0 + 1);
+    usleep(50 * 1000);
+    assert_false(atomic_load(&w.is_done)); /* not acknowledged before the sync */
+    pthread_mutex_unlock(&f->s->dmu);
+    pthread_join(t, NULL);
+    assert_int_equal(w.rc, 0);
+    struct store_syncs after = store_syncs(f->s);
+    assert_true(after.syncs > before.syncs);
+    assert_true(after.batches > before.batches);
+    assert_int_equal(store_wait_durable(f->s), 0);
+}
+
+static void test_failed_sync_refuses_writes(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    /* fdatasync() fails on a pipe (EINVAL) as it would on a disk's I/O error. */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_true(dup2(p[0], f->s->wal_fd) >= 0);
+    assert_int_equal(store_write(f->s, job_one_store, "S8", &err), ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "durable"));
+    assert_int_equal(store_wait_durable(f->s), ERR_UNAVAILABLE);
+    /* Nothing is taken any more until the server is restarted. */
+    int64_t n = stores_in_file(f->path);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(store_write(f->s, job_one_store, "S9", &err), ERR_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "restart"));
+    assert_int_equal(stores_in_file(f->path), n);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1870,6 +1951,8 @@ int main(void)
         T(test_hub),
         T(test_concurrent_writers),
         T(test_reader_snapshot_kept_until_a_commit),
+        T(test_acknowledged_once_synced),
+        T(test_failed_sync_refuses_writes),
     };
 #undef T
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
