@@ -107,64 +107,85 @@ static bool is_judged(const struct ev_item *it)
     return true;
 }
 
+/*
+ * A batch's hooks and actions run straight in the job, without a savepoint
+ * each (a savepoint copies every page it is the first to touch, which costs
+ * as much as an SLA clock's writes).  One that fails having written nothing
+ * is logged and skipped.  One that fails after writing fails the job (the
+ * store undoes it whole), and the batch runs again carefully: each hook and
+ * action in a savepoint of its own, so a failure is undone alone.
+ */
 struct batch_job {
     struct rules *R;
     struct engine *e;
     int64_t last_id;
     struct rules_job j;
+    bool is_careful;    /* a savepoint per hook and action */
+    bool is_redo_owed;  /* the fast run failed after writing: run carefully */
 };
 
-/* Run one hook in its own savepoint; a failure is logged and undone alone. */
 typedef int (*hook_fn)(struct rules_job *j, const struct event_row *ev, struct err_info *err);
 
-static void run_hook(struct rules_job *j, bool (*wants)(const struct event_row *ev), hook_fn fn,
-                     const char *name, const struct event_row *ev)
+/* Run one hook or action (fn, or actions_run for rule when fn is NULL);
+ * false when the job must stop and run again carefully. */
+static bool run_part(struct batch_job *b, hook_fn fn, const struct rule *rule,
+                     const struct ev_item *it)
 {
-    if (!wants(ev))
-        return;
-    struct err_info herr = {0};
-    struct tx_mark mark = store_tx_part_begin(j->tx);
+    struct rules_job *j = &b->j;
+    struct err_info perr = {0};
+    sqlite3 *h = db_handle(store_tx_db(j->tx));
+    int64_t changes = sqlite3_total_changes64(h);
+    struct tx_mark mark = {0};
+    if (b->is_careful)
+        mark = store_tx_part_begin(j->tx);
     size_t n_timers = j->n_timers;
-    int rc = fn(j, ev, &herr);
-    store_tx_part_end(j->tx, mark, rc == 0);
-    if (rc != 0) {
-        j->n_timers = n_timers; /* their rows are undone */
-        log_warn("rules hook=%s event=%lld code=%s msg=\"%s\"", name, (long long)ev->id,
-                 err_str(rc), herr.message);
+    int rc = fn ? fn(j, &it->row, &perr) : actions_run(j, rule, &it->f, &it->row, &perr);
+    if (b->is_careful)
+        store_tx_part_end(j->tx, mark, rc == 0);
+    if (rc == 0)
+        return true;
+    if (!b->is_careful && sqlite3_total_changes64(h) != changes) {
+        b->is_redo_owed = true;
+        return false;
     }
+    j->n_timers = n_timers; /* their rows are undone, or were never written */
+    if (rule)
+        log_warn("rules rule=%lld event=%lld msg=\"%s\"", (long long)rule->id,
+                 (long long)it->row.id, perr.message);
+    else
+        log_warn("rules hook event=%lld code=%s msg=\"%s\"", (long long)it->row.id,
+                 err_str(rc), perr.message);
+    return true;
 }
 
 static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
 {
+    static const struct {
+        bool (*wants)(const struct event_row *ev);
+        hook_fn fn;
+    } hooks[] = {{sla_wants, sla_on_event},
+                 {esc_wants, esc_on_event},
+                 {routing_wants, routing_on_event},
+                 {incident_wants, incident_on_event}};
     struct batch_job *b = arg;
     struct rules_job *j = &b->j;
     j->tx = tx;
     j->n_timers = 0;
     j->ri = NULL;
-    for (size_t i = 0; i < b->e->n_items; i++) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < b->e->n_items; i++) {
         struct ev_item *it = &b->e->items[i];
-        const struct event_row *ev = &it->row;
-        j->delay_ms = j->now_ms - ev->at_ms;
+        j->delay_ms = j->now_ms - it->row.at_ms;
         j->is_late = j->delay_ms > LATE_MS;
-        run_hook(j, sla_wants, sla_on_event, "sla", ev);
-        run_hook(j, esc_wants, esc_on_event, "escalation", ev);
-        run_hook(j, routing_wants, routing_on_event, "routing", ev);
-        run_hook(j, incident_wants, incident_on_event, "incident", ev);
-        for (int k = 0; k < it->n_matched; k++) {
-            struct err_info aerr = {0};
-            struct tx_mark mark = store_tx_part_begin(tx);
-            size_t n_timers = j->n_timers;
-            int rc = actions_run(j, b->e->set->rules[it->matched[k]], &it->f, ev, &aerr);
-            store_tx_part_end(tx, mark, rc == 0);
-            if (rc != 0) {
-                j->n_timers = n_timers; /* their rows are undone */
-                log_warn("rules rule=%lld event=%lld msg=\"%s\"",
-                         (long long)b->e->set->rules[it->matched[k]]->id, (long long)ev->id,
-                         aerr.message);
-            }
-        }
+        for (size_t k = 0; ok && k < sizeof hooks / sizeof hooks[0]; k++)
+            if (hooks[k].wants(&it->row))
+                ok = run_part(b, hooks[k].fn, NULL, it);
+        for (int k = 0; ok && k < it->n_matched; k++)
+            ok = run_part(b, NULL, b->e->set->rules[it->matched[k]], it);
     }
     j->is_late = false;
+    if (!ok)
+        return err_set(err, ERR_CONFLICT, "", "a rule hook failed after writing");
     return store_consumer_save(tx, CONSUMER, b->last_id, err);
 }
 
@@ -206,6 +227,11 @@ static int engine_batch(struct rules *R, struct err_info *err)
     struct batch_job b = {.R = R, .e = e, .last_id = last,
                           .j = {.R = R, .a = &e->arena, .now_ms = now}};
     rc = store_write(R->store, job_batch, &b, err);
+    if (rc != 0 && b.is_redo_owed) { /* undone whole: again, a savepoint a part */
+        memset(err, 0, sizeof *err);
+        b.is_careful = true;
+        rc = store_write(R->store, job_batch, &b, err);
+    }
     if (rc == 0) {
         publish_timers(R, &b.j);
         atomic_store(&R->last_processed_id, last);

@@ -497,6 +497,37 @@ static void test_window_rule_through_the_engine(void **state)
     assert_int_equal(count_actor(f, "rule.matched", "rule:77"), 2);
 }
 
+/* A hook that fails after writing is undone alone; the rest of its batch stands. */
+static void test_failing_hook_undone_alone(void **state)
+{
+    struct fx *f = *state;
+    int64_t a = create(f, "web", "complaint", "S1", NULL, "Жалоба");
+    int64_t b = create(f, "web", "complaint", "S1", NULL, "Жалоба");
+    int64_t c = create(f, "web", "complaint", "S1", NULL, "Жалоба");
+    /* b's second clock is refused after its first was written (and its timer armed). */
+    char trig[300];
+    snprintf(trig, sizeof trig,
+             "CREATE TRIGGER refuse_clock BEFORE INSERT ON sla_clocks WHEN NEW.request_id = %lld "
+             "AND NEW.clock = 'resolution' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+             (long long)b);
+    sql(f, trig);
+    drain(f); /* one batch holds the three creations */
+    const char *q = "SELECT COUNT(*) FROM sla_clocks WHERE request_id = ?1";
+    assert_int_equal(query_i64(f, q, a), 2);
+    assert_int_equal(query_i64(f, q, b), 0);
+    assert_int_equal(query_i64(f, q, c), 2);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM timers WHERE request_id = ?1", b), 0);
+    assert_true(query_i64(f, "SELECT COUNT(*) FROM timers WHERE request_id = ?1", a) > 0);
+    assert_int_equal(count_events(f, "sla.started", a), 1);
+    assert_int_equal(count_events(f, "sla.started", b), 0);
+    assert_int_equal(count_events(f, "sla.started", c), 1);
+    /* The batch is done: nothing runs twice. */
+    sql(f, "DROP TRIGGER refuse_clock");
+    drain(f);
+    assert_int_equal(query_i64(f, q, b), 0);
+    assert_int_equal(count_events(f, "sla.started", a), 1);
+}
+
 static void test_order_incidents(void **state)
 {
     struct fx *f = *state;
@@ -534,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reused_timer_id_fires_at_its_own_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_rule_through_the_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_incidents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failing_hook_undone_alone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
