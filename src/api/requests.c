@@ -42,8 +42,7 @@ struct create_job {
 static int job_create(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct create_job *j = arg;
-    json_decref(j->out.json);
-    j->out.json = NULL;
+    store_request_out_clear(&j->out);
     return store_request_create(tx, j->in, &j->out, err);
 }
 
@@ -89,10 +88,14 @@ static int created(struct http_request *req, struct http_response *resp, void *a
 {
     (void)req;
     struct create_call *call = arg;
-    if (rc == 0)
-        http_reply_json(resp, call->job.out.is_duplicate ? 200 : 201, call->job.out.json);
-    else
-        json_decref(call->job.out.json);
+    struct request_out *out = &call->job.out;
+    if (rc == 0 && out->is_duplicate) {
+        http_reply_json(resp, 200, out->json); /* the reference moves to the answer */
+        out->json = NULL;
+    } else if (rc == 0) {
+        http_reply_json(resp, 201, store_request_created_json(&call->in, out));
+    }
+    store_request_out_clear(out);
     json_decref(call->body);
     free(call);
     return rc;

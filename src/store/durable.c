@@ -110,8 +110,7 @@ static void *durable_main(void *arg)
             if (ok) {
                 hub_publish(&s->hub, b->pending, b->n_pending); /* the hub owns the JSON now */
             } else {
-                for (size_t i = 0; i < b->n_pending; i++)
-                    free(b->pending[i].ev.json);
+                pending_events_free(b->pending, b->n_pending);
                 store_jobs_fail(b->jobs, "the write could not be made durable");
             }
             free(b->pending);

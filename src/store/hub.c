@@ -10,6 +10,9 @@
  */
 #include "store/store_int.h"
 
+#include "core/buf.h"
+#include "core/str.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -38,10 +41,51 @@ void hub_destroy(struct hub *h)
     pthread_rwlock_destroy(&h->ring_lock);
 }
 
+void pending_events_free(struct pending_event *evs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(evs[i].ev.json);
+        free(evs[i].data); /* the actor is in its block */
+        evs[i].ev.json = evs[i].data = evs[i].actor = NULL;
+    }
+}
+
+/* The event as the stream sends it; data is already JSON and is spliced in. */
+static char *event_json(const struct pending_event *pe)
+{
+    const struct hub_event *ev = &pe->ev;
+    char at[40];
+    time_format_rfc3339(pe->at_ms, at, sizeof at);
+    struct buf b;
+    buf_init(&b, 0);
+    buf_printf(&b, "{\"id\":%lld,\"type\":", (long long)ev->id);
+    buf_put_json_str(&b, ev->type);
+    buf_printf(&b, ",\"at\":\"%s\",\"data\":%s", at, pe->data);
+    if (ev->request_id)
+        buf_printf(&b, ",\"request_id\":%lld", (long long)ev->request_id);
+    if (ev->customer_id)
+        buf_printf(&b, ",\"customer_id\":%lld", (long long)ev->customer_id);
+    if (pe->order_id)
+        buf_printf(&b, ",\"order_id\":%lld", (long long)pe->order_id);
+    if (ev->store_id)
+        buf_printf(&b, ",\"store_id\":%lld", (long long)ev->store_id);
+    if (pe->actor) {
+        buf_puts(&b, ",\"actor\":");
+        buf_put_json_str(&b, pe->actor);
+    }
+    buf_putc(&b, '}');
+    return buf_steal(&b, NULL);
+}
+
 void hub_publish(struct hub *h, struct pending_event *evs, size_t n)
 {
     if (n == 0)
         return;
+    for (size_t i = 0; i < n; i++) {
+        evs[i].ev.json = event_json(&evs[i]);
+        free(evs[i].data);
+        evs[i].data = evs[i].actor = NULL;
+    }
     pthread_rwlock_wrlock(&h->ring_lock);
     for (size_t i = 0; i < n; i++) {
         struct hub_event *slot = &h->ring[evs[i].ev.id % HUB_RING];

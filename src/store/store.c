@@ -47,8 +47,7 @@ void store_tx_search_add(struct store_tx *tx, int64_t message_id, const char *te
 /* Drop pending events and index rows past a mark (their job or part rolled back). */
 static void tx_truncate(struct store_tx *tx, struct tx_mark m)
 {
-    for (size_t i = m.n_pending; i < tx->n_pending; i++)
-        free(tx->pending[i].ev.json);
+    pending_events_free(tx->pending + m.n_pending, tx->n_pending - m.n_pending);
     tx->n_pending = m.n_pending;
     for (size_t i = m.n_search; i < tx->n_search; i++)
         free(tx->search[i].terms);
@@ -419,8 +418,9 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
     int64_t id = db_last_id(tx->db);
 
     xgrow((void **)&tx->pending, &tx->cap_pending, tx->n_pending + 1, sizeof *tx->pending);
-    tx->pending[tx->n_pending].created_channel = -1;
-    struct hub_event *ev = &tx->pending[tx->n_pending++].ev;
+    struct pending_event *pe = &tx->pending[tx->n_pending++];
+    pe->created_channel = -1;
+    struct hub_event *ev = &pe->ev;
     memset(ev, 0, sizeof *ev);
     ev->id = id;
     snprintf(ev->type, sizeof ev->type, "%s", type);
@@ -428,28 +428,15 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
     ev->customer_id = customer_id;
     ev->store_id = store_id;
     region_cached(tx->s, tx->db, store_id, ev->region, sizeof ev->region);
-    /* The stream's JSON is spliced together: data_json is already JSON. */
-    char at[40];
-    time_format_rfc3339(now, at, sizeof at);
-    struct buf b;
-    buf_init(&b, 0);
-    buf_printf(&b, "{\"id\":%lld,\"type\":", (long long)id);
-    buf_put_json_str(&b, type);
-    buf_printf(&b, ",\"at\":\"%s\",\"data\":%s", at, data_json ? data_json : "{}");
-    if (request_id)
-        buf_printf(&b, ",\"request_id\":%lld", (long long)request_id);
-    if (customer_id)
-        buf_printf(&b, ",\"customer_id\":%lld", (long long)customer_id);
-    if (order_id)
-        buf_printf(&b, ",\"order_id\":%lld", (long long)order_id);
-    if (store_id)
-        buf_printf(&b, ",\"store_id\":%lld", (long long)store_id);
-    if (actor) {
-        buf_puts(&b, ",\"actor\":");
-        buf_put_json_str(&b, actor);
-    }
-    buf_putc(&b, '}');
-    ev->json = buf_steal(&b, NULL);
+    /* The stream's JSON is made once the batch is durable, off the writer
+     * (hub_publish): here the data and the actor are only copied, in one block. */
+    pe->order_id = order_id;
+    pe->at_ms = now;
+    const char *data = data_json ? data_json : "{}";
+    size_t dlen = strlen(data), alen = actor ? strlen(actor) : 0;
+    pe->data = xmalloc(dlen + 1 + (actor ? alen + 1 : 0));
+    memcpy(pe->data, data, dlen + 1);
+    pe->actor = actor ? memcpy(pe->data + dlen + 1, actor, alen + 1) : NULL;
     return id;
 }
 

@@ -330,13 +330,24 @@ struct request_out {
     int64_t id;
     int64_t customer_id;
     bool is_duplicate; /* channel+source_id was seen: nothing was written */
-    json_t *json;      /* with in->want_json: the request as store_request_get shows it,
-                          made in the job without reading back; the caller decrefs */
+    /* With in->want_json, for a duplicate: the stored request as
+     * store_request_get shows it (the caller decrefs).  For a new one the
+     * job only keeps what the input lacks, and the caller makes the JSON
+     * outside the writer with store_request_created_json. */
+    json_t *json;
+    char *customer_name; /* the customer's stored name, owned (NULL when none) */
+    int64_t created_ms;
 };
 
 /* Create a request (inside a job).  ERR_INVALID for an unknown store. */
 int store_request_create(struct store_tx *tx, const struct request_in *in,
                          struct request_out *out, struct err_info *err);
+
+/* The request just created from in, as store_request_get shows it (no read). */
+json_t *store_request_created_json(const struct request_in *in, const struct request_out *out);
+
+/* Free what out owns (json, customer_name); it may be filled again after. */
+void store_request_out_clear(struct request_out *out);
 
 /* One request as JSON; with_details adds messages and events. ERR_NOTFOUND if unseen. */
 int store_request_get(struct db *r, int64_t id, const struct scope_filter *sf, bool with_details,

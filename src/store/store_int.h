@@ -12,11 +12,18 @@
 #include <stdbool.h>
 #include <semaphore.h>
 
-/* An event written in the current batch, published after commit. */
+/* An event written in the current batch, published once durable.  Its
+ * ev.json is made then (hub_publish), from the fields below. */
 struct pending_event {
     struct hub_event ev;
     int created_channel; /* request.created: the channel's index, counted once committed; else -1 */
+    int64_t order_id, at_ms;
+    char *data;  /* the data's JSON text, owned; the actor follows it in the same block */
+    char *actor; /* NULL when none */
 };
+
+/* Free what n pending events own (not the array). */
+void pending_events_free(struct pending_event *evs, size_t n);
 
 /* A full-text row written at the end of the batch (see store_tx_search_add). */
 struct pending_search {
@@ -148,7 +155,8 @@ void store_region_forget(struct store *s, int64_t store_id);
 
 void hub_init(struct hub *h);
 void hub_destroy(struct hub *h);
-/* Publish committed events (ownership of each ev.json moves to the hub). */
+/* Publish committed events: each one's JSON is made and moves to the hub,
+ * the rest of what it owns is freed. */
 void hub_publish(struct hub *h, struct pending_event *evs, size_t n);
 
 /* Region of a store id ("" when none), for scoping. */

@@ -71,10 +71,6 @@ static int insert_message(struct store_tx *tx, int64_t request_id, const char *d
     return rc;
 }
 
-static json_t *new_request_json(struct db *db, const struct request_in *in,
-                                const struct request_out *out, int64_t order_id,
-                                const char *status, int64_t created_ms);
-
 int store_request_create(struct store_tx *tx, const struct request_in *in,
                          struct request_out *out, struct err_info *err)
 {
@@ -193,8 +189,15 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
         if (ev < 0)
             return (int)ev;
     }
-    if (in->want_json)
-        out->json = new_request_json(db, in, out, order_id, status, created);
+    out->created_ms = created;
+    if (in->want_json && out->customer_id) {
+        /* The customer may have been known under another name: the stored one wins. */
+        st = db_stmt(db, "SELECT name FROM customers WHERE id = $1");
+        db_bind_i64(st, 1, out->customer_id);
+        if (db_step(db, st, NULL) == 1 && !db_col_is_null(st, 0))
+            out->customer_name = xstrdup(db_col_text(st, 0));
+        sqlite3_reset(st);
+    }
     return 0;
 }
 
@@ -252,11 +255,8 @@ static json_t *row_to_json(sqlite3_stmt *st)
  * keys and values as row_to_json gives for its row, without reading it back
  * (a reader would have to drop its page cache after every commit).
  */
-static json_t *new_request_json(struct db *db, const struct request_in *in,
-                                const struct request_out *out, int64_t order_id,
-                                const char *status, int64_t created_ms)
+json_t *store_request_created_json(const struct request_in *in, const struct request_out *out)
 {
-    (void)order_id;
     json_t *o = json_pack("{s:I}", "id", (json_int_t)out->id);
     json_object_set_new(o, "customer_id",
                         out->customer_id ? json_integer(out->customer_id) : json_null());
@@ -265,7 +265,7 @@ static json_t *new_request_json(struct db *db, const struct request_in *in,
     json_set_str_or_null(o, "store", in->store_code);
     json_set_str_or_null(o, "order", in->order_ref);
     json_object_set_new(o, "kind", json_string(in->kind));
-    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "status", json_string(in->status ? in->status : "new"));
     json_object_set_new(o, "priority", json_string(in->priority ? in->priority : "normal"));
     json_object_set_new(o, "assignee_id", json_null());
     json_object_set_new(o, "queue", json_null());
@@ -277,25 +277,22 @@ static json_t *new_request_json(struct db *db, const struct request_in *in,
                         in->sentiment ? json_real(in->sentiment_confidence) : json_null());
     json_object_set_new(o, "needs_review", json_boolean(in->needs_review));
     json_set_str_or_null(o, "subject", in->subject);
-    json_set_time_or_null(o, "created_at", created_ms);
-    json_set_time_or_null(o, "updated_at", created_ms);
+    json_set_time_or_null(o, "created_at", out->created_ms);
+    json_set_time_or_null(o, "updated_at", out->created_ms);
     json_set_time_or_null(o, "first_response_at", in->first_response_at_ms);
     json_set_time_or_null(o, "solved_at", in->solved_at_ms);
     json_set_time_or_null(o, "closed_at", in->closed_at_ms);
-    /* The customer may have been known under another name: the stored one wins. */
-    const char *name = NULL;
-    sqlite3_stmt *st = NULL;
-    if (out->customer_id) {
-        st = db_stmt(db, "SELECT name FROM customers WHERE id = $1");
-        db_bind_i64(st, 1, out->customer_id);
-        if (db_step(db, st, NULL) == 1)
-            name = db_col_text(st, 0);
-    }
-    json_set_str_or_null(o, "customer_name", name);
-    if (st)
-        sqlite3_reset(st);
+    json_set_str_or_null(o, "customer_name", out->customer_name);
     json_object_set_new(o, "text", json_string(in->text));
     return o;
+}
+
+void store_request_out_clear(struct request_out *out)
+{
+    json_decref(out->json);
+    free(out->customer_name);
+    out->json = NULL;
+    out->customer_name = NULL;
 }
 
 int store_request_get(struct db *r, int64_t id, const struct scope_filter *sf, bool with_details,
