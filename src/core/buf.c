@@ -78,16 +78,41 @@ void buf_putc(struct buf *b, char c)
 
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
+    /* Format once into the room there is; only what does not fit is formatted again. */
+    size_t left = b->max - b->len;
+    if (!reserve(b, left < 64 ? left : 64))
+        return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    size_t room = b->cap - b->len;
+    int n = vsnprintf(b->data + b->len, room, fmt, ap);
     va_end(ap);
-    if (n < 0 || !reserve(b, (size_t)n))
+    if (n >= 0 && (size_t)n >= room && reserve(b, (size_t)n)) {
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    } else if (n >= 0 && (size_t)n > left) {
+        b->failed = true;
+    }
+    if (n < 0 || b->failed) {
+        b->data[b->len] = '\0'; /* what was formatted past the end is dropped */
         return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    }
     b->len += (size_t)n;
+}
+
+void buf_put_i64(struct buf *b, int64_t v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 int buf_error(const struct buf *b)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
     char *data;    /* owned, heap */
@@ -30,6 +31,9 @@ void buf_put(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Append v in decimal (no printf: for hot paths). */
+void buf_put_i64(struct buf *b, int64_t v);
 
 /* Append s as a JSON string literal (quoted, escaped); NULL appends null. */
 void buf_put_json_str(struct buf *b, const char *s);

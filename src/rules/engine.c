@@ -219,6 +219,10 @@ static int engine_batch(struct rules *R, struct err_info *err)
     int64_t now = clock_now_ms();
     for (size_t i = 0; i < e->n_items; i++) {
         struct ev_item *it = &e->items[i];
+        /* Facts cost several reads: only for events some rule is about. */
+        int type = rules_event_type_index(it->row.type);
+        if (type < 0 || e->set->n_by_type[type] == 0)
+            continue;
         rules_facts_load(r, &it->row, now, &e->arena, &it->f);
         if (is_judged(it))
             it->n_matched = rules_eval(e->set, &it->f, e->wins, it->matched, MAX_MATCHES);

@@ -58,17 +58,23 @@ static char *event_json(const struct pending_event *pe)
     time_format_rfc3339(pe->at_ms, at, sizeof at);
     struct buf b;
     buf_init(&b, 0);
-    buf_printf(&b, "{\"id\":%lld,\"type\":", (long long)ev->id);
+    buf_puts(&b, "{\"id\":");
+    buf_put_i64(&b, ev->id);
+    buf_puts(&b, ",\"type\":");
     buf_put_json_str(&b, ev->type);
-    buf_printf(&b, ",\"at\":\"%s\",\"data\":%s", at, pe->data);
-    if (ev->request_id)
-        buf_printf(&b, ",\"request_id\":%lld", (long long)ev->request_id);
-    if (ev->customer_id)
-        buf_printf(&b, ",\"customer_id\":%lld", (long long)ev->customer_id);
-    if (pe->order_id)
-        buf_printf(&b, ",\"order_id\":%lld", (long long)pe->order_id);
-    if (ev->store_id)
-        buf_printf(&b, ",\"store_id\":%lld", (long long)ev->store_id);
+    buf_puts(&b, ",\"at\":\"");
+    buf_puts(&b, at);
+    buf_puts(&b, "\",\"data\":");
+    buf_puts(&b, pe->data);
+    static const char *const keys[] = {",\"request_id\":", ",\"customer_id\":",
+                                       ",\"order_id\":", ",\"store_id\":"};
+    const int64_t ids[] = {ev->request_id, ev->customer_id, pe->order_id, ev->store_id};
+    for (int i = 0; i < 4; i++) {
+        if (ids[i]) {
+            buf_puts(&b, keys[i]);
+            buf_put_i64(&b, ids[i]);
+        }
+    }
     if (pe->actor) {
         buf_puts(&b, ",\"actor\":");
         buf_put_json_str(&b, pe->actor);

@@ -199,6 +199,37 @@ static void test_buf_cap_sticky(void **state)
     assert_string_equal(buf_cstr(&b), "abc");
     assert_true(b.failed);
     buf_free(&b);
+    /* printf up to the cap exactly fits; a long one into a fresh buffer grows it. */
+    buf_init(&b, 10);
+    buf_puts(&b, "ab");
+    buf_printf(&b, "%s%d", "cdefgh", 12);
+    assert_int_equal(buf_error(&b), 0);
+    assert_string_equal(buf_cstr(&b), "abcdefgh12");
+    buf_free(&b);
+    buf_init(&b, 0);
+    char big[1001];
+    memset(big, 'x', 1000);
+    big[1000] = '\0';
+    buf_printf(&b, "<%s>", big);
+    assert_int_equal(b.len, 1002);
+    assert_int_equal(b.data[1001], '>');
+    assert_int_equal(b.data[1002], '\0');
+    buf_free(&b);
+}
+
+static void test_buf_put_i64(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 0);
+    const int64_t v[] = {0, 7, -7, 1234567890123, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        buf_put_i64(&b, v[i]);
+        buf_putc(&b, ' ');
+    }
+    assert_string_equal(buf_cstr(&b), "0 7 -7 1234567890123 9223372036854775807 "
+                                      "-9223372036854775808 ");
+    buf_free(&b);
 }
 
 /* ---- numbers ------------------------------------------------------------------ */
@@ -790,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_xgrow),
         cmocka_unit_test(test_buf_basic),
         cmocka_unit_test(test_buf_cap_sticky),
+        cmocka_unit_test(test_buf_put_i64),
         cmocka_unit_test(test_str_to_i64),
         cmocka_unit_test(test_str_to_double),
         cmocka_unit_test(test_utf8_valid),
