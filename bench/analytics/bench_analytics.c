@@ -167,15 +167,17 @@ static void *rollup_thread(void *arg)
 {
     int64_t *total = arg;
     struct err_info err = {0};
-    /* As the server's worker does: a step every ANALYTICS_PACE_MS, at once while behind. */
+    /* As the server's worker does: a step every analytics_pace_ms(), at once while behind. */
     while (!atomic_load(&stop_rollup)) {
         uint64_t t0 = clock_mono_ns();
         int64_t n = 0;
         analytics_rollup_step(g_store, ANALYTICS_STEP_BATCHES, &n, &err);
         *total += n;
-        uint64_t spent = clock_mono_ns() - t0, pace = ANALYTICS_PACE_MS * 1000000ull;
+        uint64_t spent = clock_mono_ns() - t0, pace = analytics_pace_ms(n) * 1000000ull;
+        uint64_t rest = pace - spent;
         if (n < ANALYTICS_STEP_BATCHES * ANALYTICS_ROLLUP_BATCH && spent < pace)
-            nanosleep(&(struct timespec){0, (long)(pace - spent)}, NULL);
+            nanosleep(&(struct timespec){(time_t)(rest / 1000000000u), (long)(rest % 1000000000u)},
+                      NULL);
     }
     int64_t n = 0;
     analytics_rollup_step(g_store, 1 << 20, &n, &err); /* catch up, for the record */

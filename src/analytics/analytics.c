@@ -59,14 +59,16 @@ static void *worker_main(void *arg)
         struct err_info err = {0};
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += ANALYTICS_PACE_MS * 1000000L;
+        pthread_mutex_lock(&an->mu);
+        if (analytics_rollup_step(app->store, ANALYTICS_STEP_BATCHES, &n_roll, &err) != 0)
+            log_warn("analytics rollup failed msg=\"%s\"", err.message);
+        long pace_ms = analytics_pace_ms(n_roll);
+        until.tv_sec += pace_ms / 1000;
+        until.tv_nsec += (pace_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        pthread_mutex_lock(&an->mu);
-        if (analytics_rollup_step(app->store, ANALYTICS_STEP_BATCHES, &n_roll, &err) != 0)
-            log_warn("analytics rollup failed msg=\"%s\"", err.message);
         bool is_behind = n_roll >= ANALYTICS_STEP_BATCHES * ANALYTICS_ROLLUP_BATCH;
         for (int i = 0; i < ANALYTICS_STEP_BATCHES; i++) {
             int64_t n = 0;
@@ -82,7 +84,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&an->mu);
         if (is_behind)
             continue;
-        /* Wait out the rest of the step's 100 ms (wall-clock wait; the fake clock
+        /* Wait out the rest of the step's pace (wall-clock wait; the fake clock
          * is for logic only). */
         pthread_mutex_lock(&an->stop_mu);
         while (!an->is_stopping &&

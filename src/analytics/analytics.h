@@ -102,13 +102,29 @@ void analytics_stop(struct app *app);
 
 /*
  * The worker takes one step (at most ANALYTICS_STEP_BATCHES batches of each
- * consumer) every ANALYTICS_PACE_MS, or at once while a step ends at that
+ * consumer) every ANALYTICS_PACE_MS (see analytics_pace_ms), or at once while a step ends at that
  * limit: a step then sums a tenth of a second of events into one write, so
  * a rollup row touched by many requests is written once per step instead of
  * once per commit of the intake.
  */
 #define ANALYTICS_PACE_MS 100
 #define ANALYTICS_STEP_BATCHES 16
+
+/*
+ * Under a heavy intake (a step read ANALYTICS_BUSY_EVENTS or more) the next
+ * step comes after ANALYTICS_BUSY_PACE_MS instead: a step dirties about one
+ * page per store of every grain however many events it sums, so longer
+ * steps write fewer pages per request (at 8,000 requests/s, 100 ms steps
+ * made a fifth of the WAL).  Dashboards then trail by up to a second.
+ */
+#define ANALYTICS_BUSY_EVENTS 1000
+#define ANALYTICS_BUSY_PACE_MS 1000
+
+/* The wait before the next step, after one that read n_events. */
+static inline int analytics_pace_ms(int64_t n_events)
+{
+    return n_events >= ANALYTICS_BUSY_EVENTS ? ANALYTICS_BUSY_PACE_MS : ANALYTICS_PACE_MS;
+}
 
 /*
  * Consume the events after the rollup cursor, at most max_batches batches
