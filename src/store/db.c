@@ -37,9 +37,12 @@ sqlite3 *db_handle(struct db *db)
  * (they take one global mutex around every allocation of every connection,
  * which the writer and the readers would contend on).
  */
+static bool has_walbuf;
+
 static void sqlite_setup(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    has_walbuf = walbuf_register() == SQLITE_OK;
 }
 
 int db_open(const char *path, bool is_writer, int cache_kib, struct db **out, struct err_info *err)
@@ -49,7 +52,7 @@ int db_open(const char *path, bool is_writer, int cache_kib, struct db **out, st
     sqlite3 *h = NULL;
     int flags = SQLITE_OPEN_NOMUTEX | (is_writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                                                  : SQLITE_OPEN_READONLY);
-    int rc = sqlite3_open_v2(path, &h, flags, NULL);
+    int rc = sqlite3_open_v2(path, &h, flags, is_writer && has_walbuf ? WALBUF_VFS : NULL);
     if (rc != SQLITE_OK) {
         err_set(err, ERR_IO, "db", "cannot open database %s: %s", path,
                 h ? sqlite3_errmsg(h) : sqlite3_errstr(rc));

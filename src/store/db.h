@@ -27,6 +27,11 @@ struct db;
  */
 int db_open(const char *path, bool is_writer, int cache_kib, struct db **out, struct err_info *err);
 
+/* The VFS of the writer's connection: its WAL frames are written once per
+ * commit, not twice per page (walbuf.c).  Registered by the first db_open. */
+#define WALBUF_VFS "otklik-walbuf"
+int walbuf_register(void);
+
 /* Finalize every cached statement and close. NULL is a no-op. */
 void db_close(struct db *db);
 

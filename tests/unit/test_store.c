@@ -1870,6 +1870,62 @@ static int64_t stores_in_file(const char *path)
     return n;
 }
 
+/* SQL text and an expected integer, read through a connection of the default VFS. */
+static int64_t file_i64(const char *path, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+static int job_many_blobs(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    int n = *(int *)arg;
+    int rc = db_exec(store_tx_db(tx), "CREATE TABLE IF NOT EXISTS wb (n INTEGER, b BLOB)", err);
+    sqlite3_stmt *st = db_stmt(store_tx_db(tx), "INSERT INTO wb (n, b) VALUES ($1, zeroblob($2))");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        db_bind_i64(st, 1, i);
+        db_bind_i64(st, 2, 100 + (i * 7919) % 9000); /* rows of 100 B to 9 KB: pages split */
+        rc = db_run(store_tx_db(tx), st, err);
+    }
+    return rc;
+}
+
+/* The writer's WAL frames go out gathered (walbuf.c): a commit, however large,
+ * is whole in the file for any other connection the moment it is acknowledged. */
+static void test_wal_frames_gathered(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    const int sizes[] = {1, 17, 900, 3, 2500}; /* up to ~12 MB: many flushes of the buffer */
+    int64_t rows = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int n = sizes[k];
+        assert_int_equal(store_write(f->s, job_many_blobs, &n, &err), 0);
+        rows += n;
+        assert_int_equal(file_i64(f->path, "SELECT COUNT(*) FROM wb"), rows);
+    }
+    int64_t bytes = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int i = 0; i < sizes[k]; i++)
+            bytes += 100 + (i * 7919) % 9000;
+    assert_int_equal(file_i64(f->path, "SELECT SUM(length(b)) FROM wb"), bytes);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
 static void test_acknowledged_once_synced(void **state)
 {
     struct fx *f = *state;
@@ -1951,6 +2007,7 @@ int main(void)
         T(test_hub),
         T(test_concurrent_writers),
         T(test_reader_snapshot_kept_until_a_commit),
+        T(test_wal_frames_gathered),
         T(test_acknowledged_once_synced),
         T(test_failed_sync_refuses_writes),
     };
