@@ -93,17 +93,24 @@ int64_t routing_pick(struct db *db, const struct req_info *ri, int64_t exclude_u
 {
     char need[256];
     required_skills(db, ri, need, sizeof need);
+    /* The least loaded operator with room and the skills, the lowest id among
+     * equals; chosen here rather than by ORDER BY, which would sort through a
+     * temporary table on every new request. */
     sqlite3_stmt *st = db_stmt(
         db, "SELECT u.id, u.skills, s.capacity, (SELECT COUNT(*) FROM requests r "
             "WHERE r.assignee_id = u.id AND r.status <> 'solved' AND r.status <> 'closed') "
             "AS n_open FROM users u JOIN operator_status s ON s.user_id = u.id "
-            "WHERE u.is_active = 1 AND s.is_available = 1 AND u.id <> $1 "
-            "ORDER BY n_open, u.id LIMIT 200");
+            "WHERE u.is_active = 1 AND s.is_available = 1 AND u.id <> $1");
     db_bind_i64(st, 1, exclude_user_id);
-    int64_t pick = 0;
-    while (pick == 0 && db_step(db, st, NULL) == 1) {
-        if (db_col_i64(st, 3) < db_col_i64(st, 2) && has_skills(db_col_text(st, 1), need))
-            pick = db_col_i64(st, 0);
+    int64_t pick = 0, pick_open = 0;
+    while (db_step(db, st, NULL) == 1) {
+        int64_t id = db_col_i64(st, 0), n_open = db_col_i64(st, 3);
+        if (n_open >= db_col_i64(st, 2) || !has_skills(db_col_text(st, 1), need))
+            continue;
+        if (pick == 0 || n_open < pick_open || (n_open == pick_open && id < pick)) {
+            pick = id;
+            pick_open = n_open;
+        }
     }
     sqlite3_reset(st);
     return pick;

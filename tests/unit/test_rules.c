@@ -528,6 +528,38 @@ static void test_failing_hook_undone_alone(void **state)
     assert_int_equal(count_events(f, "sla.started", a), 1);
 }
 
+/* A new request goes to the least loaded operator with room and the skills, the
+ * lowest id among equals. */
+static void test_routing_picks_least_loaded(void **state)
+{
+    struct fx *f = *state;
+    sql(f, "INSERT INTO users (id, login, name, role, password_hash, skills, is_active, "
+           "created_at_ms) VALUES "
+           "(101, 'op1', 'Оп 1', 'operator', 'x', 'chat', 1, 0),"
+           "(102, 'op2', 'Оп 2', 'operator', 'x', 'chat,phone', 1, 0),"
+           "(103, 'op3', 'Оп 3', 'operator', 'x', 'phone', 1, 0),"
+           "(104, 'op4', 'Оп 4', 'operator', 'x', 'chat', 1, 0),"
+           "(105, 'op5', 'Оп 5', 'operator', 'x', 'chat', 1, 0),"
+           "(106, 'op6', 'Оп 6', 'operator', 'x', 'chat', 0, 0);"
+           "INSERT INTO operator_status (user_id, is_available, capacity, updated_at_ms) VALUES "
+           "(101, 1, 2, 0), (102, 1, 5, 0), (103, 1, 5, 0), (104, 1, 1, 0), (105, 0, 5, 0),"
+           "(106, 1, 5, 0);"
+           /* op1 and op4 have one open request each; op4 is full with it. */
+           "INSERT INTO requests (customer_id, channel, kind, status, priority, assignee_id, "
+           "created_at_ms, updated_at_ms) VALUES (NULL, 'web', 'question', 'open', 'normal', 101, "
+           "0, 0), (NULL, 'web', 'question', 'open', 'normal', 104, 0, 0)");
+    const char *q = "SELECT COALESCE(assignee_id, 0) FROM requests WHERE id = ?1";
+    int64_t a = create(f, "web", "complaint", "S1", NULL, "Жалоба");
+    drain(f);
+    assert_int_equal(query_i64(f, q, a), 102); /* 0 open; op3 lacks chat, op5 is away, op6 off */
+    int64_t b = create(f, "web", "complaint", "S1", NULL, "Жалоба");
+    drain(f);
+    assert_int_equal(query_i64(f, q, b), 101); /* op1 and op2 have one each: the lower id */
+    int64_t c = create(f, "web", "complaint", "S1", NULL, "Жалоба");
+    drain(f);
+    assert_int_equal(query_i64(f, q, c), 102); /* op1 is at its capacity of 2 */
+}
+
 static void test_order_incidents(void **state)
 {
     struct fx *f = *state;
@@ -566,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_window_rule_through_the_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_incidents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_hook_undone_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_routing_picks_least_loaded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
