@@ -21,7 +21,8 @@ struct db;
 
 /*
  * Open (creating if is_writer) the database file at path.  The writer gets
- * WAL, synchronous=FULL (a commit is on disk before it returns) and a larger
+ * WAL, synchronous=FULL (a commit is on disk before it returns; the store
+ * then hands the WAL's fsync to threads of its own, durable.c) and a larger
  * cache; readers are query_only.  cache_kib bounds the page cache per
  * connection.  Returns 0 or ERR_IO with details in err.
  */
