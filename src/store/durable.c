@@ -164,7 +164,7 @@ struct store_syncs store_syncs(struct store *s)
     return (struct store_syncs){atomic_load(&s->n_syncs), atomic_load(&s->n_synced_batches)};
 }
 
-/* Make the WAL file's name durable in its directory (it may be new). */
+/* Make the name of the file at path durable in its directory (it may be new). */
 static void sync_dir_of(const char *path)
 {
     char *copy = xstrdup(path);
@@ -178,11 +178,9 @@ static void sync_dir_of(const char *path)
 
 int store_durable_start(struct store *s, struct err_info *err)
 {
-    size_t n = strlen(s->path) + 5;
-    char *wal = xmalloc(n);
-    snprintf(wal, n, "%s-wal", s->path);
-    s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
-    free(wal);
+    /* The WAL as SQLite names it (beside the database's real path). */
+    const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db_handle(s->wdb), "main"));
+    s->wal_fd = wal ? open(wal, O_RDONLY | O_CLOEXEC) : -1;
     if (s->wal_fd < 0) { /* no WAL file to sync: every commit syncs itself (FULL) */
         log_warn("store WAL file not found (%s): commits sync themselves", strerror(errno));
         return 0;
@@ -193,7 +191,7 @@ int store_durable_start(struct store *s, struct err_info *err)
         s->wal_fd = -1;
         return err_set(err, ERR_IO, "db", "cannot sync the WAL file: %s", strerror(e));
     }
-    sync_dir_of(s->path);
+    sync_dir_of(wal);
     if (db_exec(s->wdb, "PRAGMA synchronous=NORMAL", err) != 0 ||
         pthread_create(&s->durable, NULL, durable_main, s) != 0) {
         db_exec(s->wdb, "PRAGMA synchronous=FULL", NULL);
