@@ -71,7 +71,7 @@ int api_metrics(struct http_request *req, struct http_response *resp)
     buf_printf(b,
                "# HELP otklik_wal_checkpoints_total WAL checkpoints, by who ran them: the "
                "checkpoint thread at the WAL's threshold or after a quiet second, the writer "
-               "only when the WAL reached its hard limit.\n"
+               "only when the WAL reached its hard limit with the thread behind.\n"
                "# TYPE otklik_wal_checkpoints_total counter\n"
                "otklik_wal_checkpoints_total{by=\"thread\"} %llu\n"
                "otklik_wal_checkpoints_total{by=\"idle\"} %llu\n"

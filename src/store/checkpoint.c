@@ -10,8 +10,9 @@
  * writer or a reader) while the writer goes on with the next batch.
  *
  * The thread starts once the WAL holds opt.wal_pages pages.  The writer
- * still checkpoints itself when the WAL has grown to four times that: a
- * checkpointer starved of CPU must not let the WAL grow without bound.
+ * still checkpoints itself when the WAL has grown to four times that and the
+ * thread, asked at an earlier commit, has not begun: a checkpointer starved
+ * of CPU must not let the WAL grow without bound.
  */
 #include "store/store_int.h"
 
@@ -34,18 +35,21 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int n_pages)
         sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         return SQLITE_OK;
     }
-    if (n_pages >= 4 * s->opt.wal_pages) {
-        sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        atomic_fetch_add(&s->ckpt_by_writer, 1);
-        return SQLITE_OK;
-    }
     if (n_pages >= s->opt.wal_pages) {
         pthread_mutex_lock(&s->cmu);
+        bool is_starved = s->ckpt_wanted; /* asked at an earlier commit, not begun since */
         if (!s->ckpt_wanted) {
             s->ckpt_wanted = true;
             pthread_cond_signal(&s->ckpt_wake);
         }
         pthread_mutex_unlock(&s->cmu);
+        /* Past the hard limit the writer copies the WAL itself, but only when the
+         * thread was asked before and has not begun: one large transaction (a
+         * rollup rebuild, an import batch) is handed to the thread like any. */
+        if (is_starved && n_pages >= 4 * s->opt.wal_pages) {
+            sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            atomic_fetch_add(&s->ckpt_by_writer, 1);
+        }
     }
     return SQLITE_OK;
 }

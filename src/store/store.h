@@ -32,7 +32,8 @@ struct store_options {
     int writer_cache_kib; /* page cache of the writer (default 16384) */
     int max_batch;        /* jobs per group commit at most (default 1024) */
     int wal_pages;        /* the WAL is checkpointed once it holds this many pages, off
-                           * the writer; by the writer at four times that (default 4000) */
+                           * the writer; by the writer at four times that when the
+                           * checkpoint thread has not begun since asked (default 4000) */
 };
 
 /* Open or create the database at path, migrate it, start the writer. */

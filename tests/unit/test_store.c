@@ -1926,6 +1926,41 @@ static void test_wal_frames_gathered(void **state)
     sqlite3_close(h);
 }
 
+/* One transaction far past the WAL's hard limit, with the checkpoint thread idle,
+ * is handed to the thread: the writer does not copy it inside the commit. */
+static void test_large_commit_checkpointed_by_the_thread(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    store_close(f->s);
+    const struct store_options opt = {.n_readers = 2, .reader_cache_kib = 512,
+                                      .writer_cache_kib = 1024, .wal_pages = 64};
+    assert_int_equal(store_open(f->path, &opt, &f->s, &err), 0);
+    struct store_checkpoints before = store_checkpoints(f->s);
+    int n = 1500; /* ~7 MB: some 1,700 pages, 25 times the threshold */
+    assert_int_equal(store_write(f->s, job_many_blobs, &n, &err), 0);
+    assert_true(wal_pages_now(f) > 4 * 64);
+    for (int i = 0; i < 500 && store_checkpoints(f->s).by_thread == before.by_thread; i++)
+        usleep(10 * 1000);
+    struct store_checkpoints after = store_checkpoints(f->s);
+    assert_true(after.by_thread > before.by_thread);
+    assert_int_equal(after.by_writer, before.by_writer);
+    /* Later commits start the WAL over once the thread copied it all: it holds
+     * only their few frames. */
+    assert_int_equal(store_write(f->s, job_one_store, "S6", &err), 0);
+    assert_int_equal(store_write(f->s, job_one_store, "S7", &err), 0);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(PASSIVE)", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_true(sqlite3_column_int(st, 1) < 64); /* frames in the WAL */
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    assert_int_equal(file_i64(f->path, "SELECT COUNT(*) FROM wb"), n);
+}
+
 static void test_acknowledged_once_synced(void **state)
 {
     struct fx *f = *state;
@@ -2008,6 +2043,7 @@ int main(void)
         T(test_concurrent_writers),
         T(test_reader_snapshot_kept_until_a_commit),
         T(test_wal_frames_gathered),
+        T(test_large_commit_checkpointed_by_the_thread),
         T(test_acknowledged_once_synced),
         T(test_failed_sync_refuses_writes),
     };
