@@ -6,6 +6,7 @@
 
 #include "channels/outbox.h"
 #include "classify/text.h"
+#include "core/buf.h"
 #include "core/str.h"
 #include "intake/intake.h"
 
@@ -93,7 +94,9 @@ static int created(struct http_request *req, struct http_response *resp, void *a
         http_reply_json(resp, 200, out->json); /* the reference moves to the answer */
         out->json = NULL;
     } else if (rc == 0) {
-        http_reply_json(resp, 201, store_request_created_json(&call->in, out));
+        struct buf *body = http_reply_json_body(resp, 201);
+        store_request_created_write(&call->in, out, body);
+        buf_putc(body, '\n');
     }
     store_request_out_clear(out);
     json_decref(call->body);

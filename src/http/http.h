@@ -132,6 +132,9 @@ int http_param_id(struct http_request *req, int i, int64_t *out);
 
 /* Set a JSON body (takes the reference to v) and status. */
 void http_reply_json(struct http_response *resp, int status, json_t *v);
+/* Set the status and an empty JSON body for the caller to write the text of
+ * one JSON value into, ending with a newline. */
+struct buf *http_reply_json_body(struct http_response *resp, int status);
 
 /* Add a response header (copied into the request arena). */
 void http_add_header(struct http_request *req, struct http_response *resp, const char *name,

@@ -113,6 +113,14 @@ static const struct route *route_find(struct http_server *srv, struct http_reque
     return NULL;
 }
 
+struct buf *http_reply_json_body(struct http_response *resp, int status)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    buf_reset(&resp->body);
+    return &resp->body;
+}
+
 void http_reply_json(struct http_response *resp, int status, json_t *v)
 {
     resp->status = status;

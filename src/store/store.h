@@ -334,7 +334,7 @@ struct request_out {
     /* With in->want_json, for a duplicate: the stored request as
      * store_request_get shows it (the caller decrefs).  For a new one the
      * job only keeps what the input lacks, and the caller makes the JSON
-     * outside the writer with store_request_created_json. */
+     * outside the writer with store_request_created_write. */
     json_t *json;
     char *customer_name; /* the customer's stored name, owned (NULL when none) */
     int64_t created_ms;
@@ -344,8 +344,11 @@ struct request_out {
 int store_request_create(struct store_tx *tx, const struct request_in *in,
                          struct request_out *out, struct err_info *err);
 
-/* The request just created from in, as store_request_get shows it (no read). */
-json_t *store_request_created_json(const struct request_in *in, const struct request_out *out);
+/* Append to b the request just created from in, as store_request_get shows
+ * it, as JSON text (no read). */
+struct buf;
+void store_request_created_write(const struct request_in *in, const struct request_out *out,
+                                 struct buf *b);
 
 /* Free what out owns (json, customer_name); it may be filled again after. */
 void store_request_out_clear(struct request_out *out);

@@ -59,6 +59,19 @@ describe('intake', () => {
     assert.deepEqual(r.body, plain);
   });
 
+  it('answers with text that needs escaping exactly as GET shows it', async () => {
+    const r = await post({
+      channel: 'web', source_id: uid('esc'),
+      customer: { email: 'Quote.Test@Example.ru', name: 'Анна "Кавычка" \\ Слэш' },
+      subject: 'Тема\tс табом', text: 'Строка 1\nСтрока 2 "цитата" \\ обратный слэш 😊 \u0001',
+    });
+    assert.equal(r.status, 201);
+    assert.equal(r.body.text, 'Строка 1\nСтрока 2 "цитата" \\ обратный слэш 😊 \u0001');
+    const got = await api(server.base, 'GET', `/api/v1/requests/${r.body.id}`, { token });
+    const { messages, events, ...plain } = got.body;
+    assert.deepEqual(r.body, plain);
+  });
+
   it('answers a known customer with the stored name and a duplicate with the stored request', async () => {
     const phone = '+79035550777';
     const first = await post({ channel: 'sms', source_id: uid('nm'), customer: { phone, name: 'Ольга' }, text: 'Первое' });
