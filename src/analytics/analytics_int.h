@@ -106,6 +106,26 @@ void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES]);
 /* Upsert the summed deltas of one grain (values N_MEASURES wide). */
 int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err);
 
+/* The used slots of m in key order (the tables' primary key order); the caller frees. */
+size_t *kmap_sorted_slots(const struct kmap *m);
+
+/*
+ * Rows of the rebuild's plain inserts into emptied tables: "table (columns)"
+ * for INSERT INTO, and the values of the row of a key in that column order
+ * (the same values the upserts bind).  Text cells point to static strings.
+ */
+struct cell {
+    const char *s; /* text, or NULL for the integer i */
+    int64_t i;
+};
+#define MAX_CELLS (5 + N_MEASURES)
+extern const char *const grain_insert_into[N_GRAINS];
+extern const int grain_n_cells[N_GRAINS];
+void grain_cells(enum grain g, uint64_t key, const int64_t v[N_MEASURES], struct cell *out);
+extern const char survey_insert_into[], matrix_insert_into[];
+void survey_cells(uint64_t key, const int64_t v[N_SMEASURES], struct cell *out);
+bool matrix_cells(uint64_t key, const int64_t v[2], struct cell *out);
+
 /* Add one answer to the survey (N_SMEASURES wide) and matrix (2 wide: n, n_low) maps,
  * for its store and for the chain (store 0). */
 void survey_answer_add(struct kmap *surv, struct kmap *matrix, const struct survey_answer_ev *a);

@@ -161,28 +161,54 @@ static const char *vocab(const char *const *list, uint64_t idx1)
     return idx1 == 0 ? "" : list[idx1 - 1];
 }
 
-static int cmp_slot_key(const void *a, const void *b, void *ctx)
+/*
+ * The used slots of m in key order: store, then day, the tables' primary key
+ * order, so that large writes walk the b-tree forward instead of seeking at
+ * random.  An LSD radix sort of (key, slot) pairs, a byte a pass, skipping
+ * the bytes every key shares (the high store bits, mostly): a rebuild sorts
+ * millions of keys, and a comparison sort through the slot indices missed
+ * the cache on every comparison.  The caller frees the result.
+ */
+size_t *kmap_sorted_slots(const struct kmap *m)
 {
-    const uint64_t *keys = ctx;
-    uint64_t x = keys[*(const size_t *)a], y = keys[*(const size_t *)b];
-    return (x > y) - (x < y);
-}
-
-/* The used slots of m in key order: day, then store, the tables' primary key order, so
- * that large writes walk the b-tree forward instead of seeking at random. */
-static size_t *slots_in_key_order(const struct kmap *m)
-{
-    size_t *order = xmalloc((m->n + 1) * sizeof *order), n = 0;
+    struct pair {
+        uint64_t key;
+        size_t slot;
+    };
+    struct pair *a = xmalloc((m->n + 1) * sizeof *a), *b = xmalloc((m->n + 1) * sizeof *b);
+    size_t n = 0;
     for (size_t i = 0; i < m->cap; i++)
         if (m->keys[i])
-            order[n++] = i;
-    qsort_r(order, n, sizeof *order, cmp_slot_key, m->keys);
+            a[n++] = (struct pair){m->keys[i] - 1, i};
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(a[i].key >> shift) & 0xFF]++;
+        if (n == 0 || count[(a[0].key >> shift) & 0xFF] == n)
+            continue; /* every key has this byte: the order stays */
+        size_t pos = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i].key >> shift) & 0xFF]++] = a[i];
+        struct pair *t = a;
+        a = b;
+        b = t;
+    }
+    size_t *order = xmalloc((n + 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = a[i].slot;
+    free(a);
+    free(b);
     return order;
 }
 
 int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err)
 {
-    size_t *order = slots_in_key_order(m);
+    size_t *order = kmap_sorted_slots(m);
     int rc = 0;
     for (size_t o = 0; o < m->n && rc == 0; o++) {
         size_t i = order[o];
@@ -213,6 +239,71 @@ int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_i
     }
     free(order);
     return rc;
+}
+
+/* ---- rows of the rebuild's inserts --------------------------------------------- */
+
+const char *const grain_insert_into[N_GRAINS] = {
+    "an_roll_req (day, store_id, channel, topic, kind, " MCOLS ")",
+    "an_roll_store (day, store_id, " MCOLS ")",
+    "an_roll_chan (day, store_id, channel, " MCOLS ")",
+    "an_roll_topic (day, store_id, topic, " MCOLS ")",
+    "an_roll_operator (day, store_id, operator_id, " MCOLS ")",
+};
+const int grain_n_cells[N_GRAINS] = {5 + N_MEASURES, 2 + N_MEASURES, 3 + N_MEASURES,
+                                     3 + N_MEASURES, 3 + N_MEASURES};
+
+/* The same values rollup_grain_write binds, in grain_insert_into's column order. */
+void grain_cells(enum grain g, uint64_t key, const int64_t v[N_MEASURES], struct cell *out)
+{
+    int n = 0;
+    out[n++] = (struct cell){NULL, KEY_DAY(key)};
+    out[n++] = (struct cell){NULL, KEY_STORE(key)};
+    if (g == G_REQ) {
+        out[n++] = (struct cell){vocab(model_channels, (key >> 10) & 31), 0};
+        out[n++] = (struct cell){vocab(model_topics, (key >> 5) & 31), 0};
+        out[n++] = (struct cell){vocab(model_kinds, key & 31), 0};
+    } else if (g == G_CHAN) {
+        out[n++] = (struct cell){vocab(model_channels, key & 0xFFFFFFu), 0};
+    } else if (g == G_TOPIC) {
+        out[n++] = (struct cell){vocab(model_topics, key & 0xFFFFFFu), 0};
+    } else if (g == G_OPERATOR) {
+        out[n++] = (struct cell){NULL, (int64_t)(key & 0xFFFFFFu)};
+    }
+    for (int k = 0; k < N_MEASURES; k++)
+        out[n++] = (struct cell){NULL, v[k]};
+}
+
+const char survey_insert_into[] = "an_roll_survey (day, store_id, channel, kind, n, score_sum, "
+                                  "n_promoters, n_passives, n_detractors, n_satisfied, n_low)";
+const char matrix_insert_into[] = "an_roll_matrix (day, store_id, department, reason, n, n_low)";
+
+/* The values survey_rollup_write binds for an_roll_survey, in column order (4 + N_SMEASURES). */
+void survey_cells(uint64_t key, const int64_t v[N_SMEASURES], struct cell *out)
+{
+    uint64_t ch1 = (key >> 3) & 31;
+    out[0] = (struct cell){NULL, KEY_DAY(key)};
+    out[1] = (struct cell){NULL, KEY_STORE(key)};
+    out[2] = (struct cell){ch1 == IDX(SURVEY_ALL_CHANNELS) ? "*" : vocab(model_channels, ch1), 0};
+    out[3] = (struct cell){survey_kinds[key & 7].kind, 0};
+    for (int k = 0; k < N_SMEASURES; k++)
+        out[4 + k] = (struct cell){NULL, v[k]};
+}
+
+/* The same for an_roll_matrix (6 cells); false for a key without a reason (not a row). */
+bool matrix_cells(uint64_t key, const int64_t v[2], struct cell *out)
+{
+    uint64_t reason1 = key & 0xFFFFFFu;
+    if (reason1 == 0)
+        return false;
+    const struct survey_reason *r = &survey_reasons[reason1 - 1];
+    out[0] = (struct cell){NULL, KEY_DAY(key)};
+    out[1] = (struct cell){NULL, KEY_STORE(key)};
+    out[2] = (struct cell){r->department, 0};
+    out[3] = (struct cell){r->code, 0};
+    out[4] = (struct cell){NULL, v[0]};
+    out[5] = (struct cell){NULL, v[1]};
+    return true;
 }
 
 /* ---- survey answers ------------------------------------------------------------ */
@@ -274,7 +365,7 @@ void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES])
 int survey_rollup_write(struct db *db, struct kmap *surv, struct kmap *matrix,
                         struct err_info *err)
 {
-    size_t *order = slots_in_key_order(surv);
+    size_t *order = kmap_sorted_slots(surv);
     for (size_t o = 0; o < surv->n; o++) {
         size_t i = order[o];
         uint64_t key = surv->keys[i] - 1;

@@ -1,30 +1,95 @@
 /*
  * rollup_rebuild.c - recompute every rollup from the event log, in memory,
- * in one transaction: one pass over the events (which requests exist and
- * were touched, their reply and reopen counts, survey answers), one pass
- * over the touched requests' rows, then the tables are replaced.  The job
- * runs on the writer connection, so nothing is written meanwhile and the
- * cursor it saves is exactly the last event it read.
+ * in one transaction.  The job runs in the writer's transaction, which holds
+ * the write lock: nothing can commit meanwhile, so two read connections of
+ * its own, opened inside the job, see one snapshot (the last commit), and
+ * the cursor saved is exactly the last event they read.  Two threads:
+ *
+ *   helper                              writer (the job)
+ *   events: touched, reopened,          requests: every row's fact, in id
+ *     survey answers; replies             order, into memory
+ *   ------------------------------------ join -------------------------------
+ *   facts summed into the rollup maps,  facts of touched requests appended
+ *     each map's keys sorted              to the emptied an_request_facts
+ *   ------------------------------------ join -------------------------------
+ *                                       rollup rows appended in key order
+ *
+ * Every write goes into a table emptied first, in key order, as multi-row
+ * INSERTs.  The job runs straight in the transaction (rerunnable, no
+ * savepoint: a savepoint would copy every old page it overwrites), with a
+ * page cache large enough that the rebuilt tables are written to the WAL
+ * once, at the commit.  All or nothing: a crash before the commit leaves the
+ * old rollups.
  */
 #include "analytics/analytics_int.h"
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "store/model.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Per request id: bit 0 touched, bit 1 reopened, bits 2..7 replies (saturating at 63). */
+#define READER_CACHE_KIB 65536
+#define READER_MMAP_BYTES "2147418112" /* SQLite's largest mmap by default */
+/* The writer's page cache while the job runs: the rebuilt tables (~2 GB for
+ * 10 M requests) stay in memory until the commit writes them once. */
+#define REBUILD_CACHE_KIB 4194304
+#define BULK_ROWS 64 /* rows per INSERT statement */
+
+/* A request row's fact, before first-contact resolution is known (compact). */
+struct raw {
+    int64_t id, day, store_id, operator_id, frt_s, solve_s;
+    signed char channel, topic, kind, sentiment;
+    unsigned char responded, solved;
+};
+
 struct rebuild {
+    const char *path;  /* the database file, for the read connections */
+    /* Per request id: bit 0 touched, bit 1 reopened, bits 2..7 replies (saturating at 63). */
     unsigned char *req;
     size_t cap_req;
+    struct raw *raws; /* every request row, in id order */
+    size_t n_raws, cap_raws;
     struct kmap grains[N_GRAINS];
     struct kmap surv, matrix;
+    size_t *order[N_GRAINS]; /* each grain's slots in key order */
     int64_t last_id;
     struct rebuild_stats st;
+    /* the helper's result */
+    int helper_rc;
+    struct err_info helper_err;
 };
+
+/* ---- memory ------------------------------------------------------------------- */
+
+static void rebuild_free(struct rebuild *rb)
+{
+    for (int g = 0; g < N_GRAINS; g++) {
+        kmap_free(&rb->grains[g]);
+        free(rb->order[g]);
+    }
+    kmap_free(&rb->surv);
+    kmap_free(&rb->matrix);
+    free(rb->req);
+    free(rb->raws);
+}
+
+/* Start afresh: the job may run twice (a rerun after its transaction rolled back). */
+static void rebuild_reset(struct rebuild *rb)
+{
+    const char *path = rb->path;
+    rebuild_free(rb);
+    memset(rb, 0, sizeof *rb);
+    rb->path = path;
+    for (int g = 0; g < N_GRAINS; g++)
+        kmap_init(&rb->grains[g], N_MEASURES, 1 << 14);
+    kmap_init(&rb->surv, N_SMEASURES, 1 << 12);
+    kmap_init(&rb->matrix, 2, 1 << 10);
+}
 
 static void touch(struct rebuild *rb, int64_t id, bool is_reply, bool is_reopen)
 {
@@ -44,14 +109,59 @@ static void touch(struct rebuild *rb, int64_t id, bool is_reply, bool is_reopen)
     rb->req[id] = v;
 }
 
-/* The scan reads only what it needs; data only for survey answers. */
-static int scan_events(struct db *db, struct rebuild *rb, struct err_info *err)
+static bool is_touched(const struct rebuild *rb, int64_t id)
 {
-    sqlite3_stmt *st = db_stmt(db, "SELECT id, type, request_id, store_id, "
-                                   "CASE WHEN type = 'survey.answered' THEN data END "
-                                   "FROM events ORDER BY id");
+    return id > 0 && (size_t)id < rb->cap_req && (rb->req[id] & 1);
+}
+
+/* The fact of a touched request: its row's, with first-contact resolution from the log. */
+static void fact_of(const struct rebuild *rb, const struct raw *r, struct fact *f)
+{
+    unsigned char v = rb->req[r->id];
+    *f = (struct fact){.day = r->day, .store_id = r->store_id, .channel = r->channel,
+                       .topic = r->topic, .kind = r->kind, .sentiment = r->sentiment,
+                       .operator_id = r->operator_id, .responded = r->responded,
+                       .frt_s = r->frt_s, .solved = r->solved, .solve_s = r->solve_s};
+    f->fcr = r->solved && (v >> 2) <= 1 && !(v & 2);
+}
+
+/* model_find with a cheap first-byte test before each strcmp (the same answer). */
+static int vocab_find(const char *const *list, const char *s)
+{
+    if (s == NULL)
+        return -1;
+    for (int i = 0; list[i] != NULL; i++)
+        if (list[i][0] == s[0] && strcmp(list[i], s) == 0)
+            return i;
+    return -1;
+}
+
+/* ---- reading (own connections, one snapshot) ---------------------------------- */
+
+/* A read connection for one scan: a large cache, the file memory-mapped. */
+static int reader_open(struct rebuild *rb, struct db **out, struct err_info *err)
+{
+    int rc = db_open(rb->path, false, READER_CACHE_KIB, out, err);
+    if (rc == 0)
+        rc = db_exec(*out, "PRAGMA mmap_size=" READER_MMAP_BYTES "; BEGIN", err);
+    return rc;
+}
+
+static void reader_close(struct db *r)
+{
+    if (r != NULL)
+        db_exec(r, "COMMIT", NULL);
+    db_close(r);
+}
+
+/* The events (what each touches; survey answers' data only) and the replies. */
+static int scan_events(struct db *r, struct rebuild *rb, struct err_info *err)
+{
+    sqlite3_stmt *st = db_stmt(r, "SELECT id, type, request_id, store_id, "
+                                  "CASE WHEN type = 'survey.answered' THEN data END "
+                                  "FROM events ORDER BY id");
     int rc;
-    while ((rc = db_step(db, st, err)) == 1) {
+    while ((rc = db_step(r, st, err)) == 1) {
         rb->st.n_events++;
         rb->last_id = db_col_i64(st, 0);
         const char *type = (const char *)sqlite3_column_text(st, 1);
@@ -69,99 +179,315 @@ static int scan_events(struct db *db, struct rebuild *rb, struct err_info *err)
         }
     }
     sqlite3_reset(st);
-    return rc < 0 ? rc : 0;
-}
-
-/* Replies per request, from the messages (imported history has replies but no events). */
-static int scan_replies(struct db *db, struct rebuild *rb, struct err_info *err)
-{
-    sqlite3_stmt *st = db_stmt(db, "SELECT request_id FROM messages WHERE direction = 'out'");
-    int rc;
-    while ((rc = db_step(db, st, err)) == 1) {
+    if (rc < 0)
+        return rc;
+    /* Replies per request, from the messages (imported history has replies but no events). */
+    st = db_stmt(r, "SELECT request_id FROM messages WHERE direction = 'out'");
+    while ((rc = db_step(r, st, err)) == 1) {
         int64_t rid = db_col_i64(st, 0);
-        if (rid > 0 && (size_t)rid < rb->cap_req && (rb->req[rid] & 1))
+        if (is_touched(rb, rid))
             touch(rb, rid, true, false);
     }
     sqlite3_reset(st);
     return rc < 0 ? rc : 0;
 }
 
-/* Requests in id order; each touched one gets its fact written and rolled up. */
-static int scan_requests(struct db *db, struct rebuild *rb, struct err_info *err)
+/* Every request row's fact but first-contact resolution, in id order. */
+static int scan_requests(struct db *r, struct rebuild *rb, struct err_info *err)
 {
-    sqlite3_stmt *st = db_stmt(db, "SELECT id, created_at_ms, store_id, channel, topic, kind, "
-                                   "sentiment, assignee_id, first_response_at_ms, solved_at_ms "
-                                   "FROM requests ORDER BY id");
-    sqlite3_stmt *ins = db_stmt(
-        db, "INSERT INTO an_request_facts (request_id, day, store_id, channel, topic, kind, "
-            "sentiment, operator_id, responded, frt_s, solved, solve_s, fcr) VALUES ($1, $2, $3, "
-            "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+    sqlite3_stmt *st = db_stmt(r, "SELECT id, created_at_ms, store_id, channel, topic, kind, "
+                                  "sentiment, assignee_id, first_response_at_ms, solved_at_ms "
+                                  "FROM requests ORDER BY id");
     int rc;
-    while ((rc = db_step(db, st, err)) == 1) {
+    while ((rc = db_step(r, st, err)) == 1) {
         int64_t id = db_col_i64(st, 0);
-        if (id <= 0 || (size_t)id >= rb->cap_req || !(rb->req[id] & 1))
+        if (id <= 0)
             continue;
-        struct fact f;
-        memset(&f, 0, sizeof f);
+        if (rb->n_raws == rb->cap_raws)
+            xgrow((void **)&rb->raws, &rb->cap_raws, rb->n_raws + 1, sizeof *rb->raws);
+        struct raw *x = &rb->raws[rb->n_raws++];
+        memset(x, 0, sizeof *x);
         int64_t created = db_col_i64(st, 1);
-        f.day = created >= 0 ? created / DAY_MS : 0;
-        f.store_id = db_col_i64(st, 2);
-        f.channel = model_find(model_channels, db_col_text(st, 3));
-        f.topic = model_find(model_topics, db_col_text(st, 4));
-        f.kind = model_find(model_kinds, db_col_text(st, 5));
-        f.sentiment = model_find(model_sentiments, db_col_text(st, 6));
-        f.operator_id = db_col_i64(st, 7);
+        x->id = id;
+        x->day = created >= 0 ? created / DAY_MS : 0;
+        x->store_id = db_col_i64(st, 2);
+        x->channel = (signed char)vocab_find(model_channels, db_col_text(st, 3));
+        x->topic = (signed char)vocab_find(model_topics, db_col_text(st, 4));
+        x->kind = (signed char)vocab_find(model_kinds, db_col_text(st, 5));
+        x->sentiment = (signed char)vocab_find(model_sentiments, db_col_text(st, 6));
+        x->operator_id = db_col_i64(st, 7);
         if (!db_col_is_null(st, 8)) {
             int64_t d = db_col_i64(st, 8) - created;
-            f.responded = 1;
-            f.frt_s = d > 0 ? d / 1000 : 0;
+            x->responded = 1;
+            x->frt_s = d > 0 ? d / 1000 : 0;
         }
         if (!db_col_is_null(st, 9)) {
             int64_t d = db_col_i64(st, 9) - created;
-            f.solved = 1;
-            f.solve_s = d > 0 ? d / 1000 : 0;
-            f.fcr = (rb->req[id] >> 2) <= 1 && !(rb->req[id] & 2);
+            x->solved = 1;
+            x->solve_s = d > 0 ? d / 1000 : 0;
         }
-        fact_add_all(rb->grains, &f, 1);
-        const int64_t vals[13] = {id,          f.day,         f.store_id, f.channel, f.topic,
-                                  f.kind,      f.sentiment,   f.operator_id, f.responded,
-                                  f.frt_s,     f.solved,      f.solve_s,  f.fcr};
-        sqlite3_reset(ins);
-        for (int k = 0; k < 13; k++)
-            sqlite3_bind_int64(ins, k + 1, vals[k]);
-        if ((rc = db_step(db, ins, err)) < 0)
-            break;
-        rb->st.n_requests++;
     }
-    sqlite3_reset(ins);
     sqlite3_reset(st);
     return rc < 0 ? rc : 0;
 }
+
+/* ---- the helper thread ---------------------------------------------------------- */
+
+static void *helper_read(void *arg)
+{
+    struct rebuild *rb = arg;
+    struct db *r = NULL;
+    rb->helper_rc = reader_open(rb, &r, &rb->helper_err);
+    if (rb->helper_rc == 0)
+        rb->helper_rc = scan_events(r, rb, &rb->helper_err);
+    reader_close(r);
+    return NULL;
+}
+
+/* Sum the touched requests' facts into the maps, then sort each map's keys. */
+static void *helper_sum(void *arg)
+{
+    struct rebuild *rb = arg;
+    for (size_t i = 0; i < rb->n_raws; i++) {
+        if (!is_touched(rb, rb->raws[i].id))
+            continue;
+        struct fact f;
+        fact_of(rb, &rb->raws[i], &f);
+        fact_add_all(rb->grains, &f, 1);
+    }
+    for (int g = 0; g < N_GRAINS; g++)
+        rb->order[g] = kmap_sorted_slots(&rb->grains[g]);
+    return NULL;
+}
+
+/* ---- writing: multi-row inserts ------------------------------------------------- */
+
+/*
+ * Rows are buffered and inserted BULK_ROWS at a time by one statement
+ * "INSERT INTO t (...) VALUES (...), (...), ...": one step, reset and
+ * statement start for 64 rows instead of each.  The statements are built
+ * here from constant table and column names.
+ */
+struct bulk {
+    struct db *db;
+    const char *into; /* "table (columns)" */
+    int n_cells;      /* per row */
+    sqlite3_stmt *full;
+    struct cell cells[BULK_ROWS * MAX_CELLS];
+    int n_rows;
+};
+
+static sqlite3_stmt *bulk_prepare(const struct bulk *b, int n_rows)
+{
+    struct buf sql;
+    buf_init(&sql, 0);
+    buf_printf(&sql, "INSERT INTO %s VALUES ", b->into);
+    for (int r = 0; r < n_rows; r++) {
+        buf_puts(&sql, r ? ", (" : "(");
+        for (int c = 0; c < b->n_cells; c++)
+            buf_puts(&sql, c ? ", ?" : "?");
+        buf_putc(&sql, ')');
+    }
+    char *text = buf_steal(&sql, NULL);
+    sqlite3_stmt *st = db_prepare(b->db, text);
+    free(text);
+    return st;
+}
+
+static int bulk_step(struct bulk *b, sqlite3_stmt *st, struct err_info *err)
+{
+    int n = b->n_rows * b->n_cells;
+    for (int k = 0; k < n; k++) {
+        const struct cell *c = &b->cells[k];
+        if (c->s)
+            sqlite3_bind_text(st, k + 1, c->s, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(st, k + 1, c->i);
+    }
+    b->n_rows = 0;
+    int rc = db_step(b->db, st, err);
+    sqlite3_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+static void bulk_open(struct bulk *b, struct db *db, const char *into, int n_cells)
+{
+    b->db = db;
+    b->into = into;
+    b->n_cells = n_cells;
+    b->n_rows = 0;
+    b->full = bulk_prepare(b, BULK_ROWS);
+}
+
+/* The next row's cells (n_cells to fill); the row is written by bulk_add. */
+static struct cell *bulk_row(struct bulk *b)
+{
+    return &b->cells[b->n_rows * b->n_cells];
+}
+
+static int bulk_add(struct bulk *b, struct err_info *err)
+{
+    if (++b->n_rows < BULK_ROWS)
+        return 0;
+    return bulk_step(b, b->full, err);
+}
+
+/* Write the rows left and finalize. */
+static int bulk_close(struct bulk *b, int rc, struct err_info *err)
+{
+    if (rc == 0 && b->n_rows > 0) {
+        sqlite3_stmt *st = bulk_prepare(b, b->n_rows);
+        rc = bulk_step(b, st, err);
+        sqlite3_finalize(st);
+    }
+    sqlite3_finalize(b->full);
+    return rc;
+}
+
+static const char facts_into[] =
+    "an_request_facts (request_id, day, store_id, channel, topic, kind, sentiment, operator_id, "
+    "responded, frt_s, solved, solve_s, fcr)";
+
+/* The touched requests' facts, in request id order (appends to the emptied table). */
+static int write_facts(struct db *db, struct rebuild *rb, struct err_info *err)
+{
+    struct bulk *b = xmalloc(sizeof *b);
+    bulk_open(b, db, facts_into, 13);
+    int rc = 0;
+    for (size_t i = 0; i < rb->n_raws && rc == 0; i++) {
+        const struct raw *x = &rb->raws[i];
+        if (!is_touched(rb, x->id))
+            continue;
+        struct fact f;
+        fact_of(rb, x, &f);
+        struct cell *c = bulk_row(b);
+        const int64_t vals[13] = {x->id,   f.day,       f.store_id,    f.channel, f.topic,
+                                  f.kind,  f.sentiment, f.operator_id, f.responded,
+                                  f.frt_s, f.solved,    f.solve_s,     f.fcr};
+        for (int k = 0; k < 13; k++)
+            c[k] = (struct cell){NULL, vals[k]};
+        rc = bulk_add(b, err);
+        rb->st.n_requests++;
+    }
+    rc = bulk_close(b, rc, err);
+    free(b);
+    return rc;
+}
+
+/* Every rollup table from the maps, each in key order. */
+static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err)
+{
+    struct bulk *b = xmalloc(sizeof *b);
+    int rc = 0;
+    for (int g = 0; g < N_GRAINS && rc == 0; g++) {
+        const struct kmap *m = &rb->grains[g];
+        bulk_open(b, db, grain_insert_into[g], grain_n_cells[g]);
+        for (size_t o = 0; o < m->n && rc == 0; o++) {
+            size_t i = rb->order[g][o];
+            const int64_t *v = m->vals + i * N_MEASURES;
+            bool any = false;
+            for (int k = 0; k < N_MEASURES; k++)
+                any |= v[k] != 0;
+            if (!any)
+                continue;
+            grain_cells((enum grain)g, m->keys[i] - 1, v, bulk_row(b));
+            rc = bulk_add(b, err);
+        }
+        rc = bulk_close(b, rc, err);
+    }
+    if (rc == 0) {
+        size_t *order = kmap_sorted_slots(&rb->surv);
+        bulk_open(b, db, survey_insert_into, 4 + N_SMEASURES);
+        for (size_t o = 0; o < rb->surv.n && rc == 0; o++) {
+            size_t i = order[o];
+            survey_cells(rb->surv.keys[i] - 1, rb->surv.vals + i * N_SMEASURES, bulk_row(b));
+            rc = bulk_add(b, err);
+        }
+        rc = bulk_close(b, rc, err);
+        free(order);
+    }
+    if (rc == 0) {
+        size_t *order = kmap_sorted_slots(&rb->matrix);
+        bulk_open(b, db, matrix_insert_into, 6);
+        for (size_t o = 0; o < rb->matrix.n && rc == 0; o++) {
+            size_t i = order[o];
+            if (matrix_cells(rb->matrix.keys[i] - 1, rb->matrix.vals + i * 2, bulk_row(b)))
+                rc = bulk_add(b, err);
+        }
+        rc = bulk_close(b, rc, err);
+        free(order);
+    }
+    free(b);
+    return rc;
+}
+
+/* ---- the job ----------------------------------------------------------------- */
 
 static int rebuild_job(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct rebuild *rb = arg;
     struct db *db = store_tx_db(tx);
+    rebuild_reset(rb);
     uint64_t t0 = clock_mono_ns();
-    int rc = db_exec(db,
+    int64_t cache_was = 0;
+    sqlite3_stmt *q = db_prepare(db, "PRAGMA cache_size");
+    if (q != NULL && sqlite3_step(q) == SQLITE_ROW)
+        cache_was = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    char cache[64];
+    snprintf(cache, sizeof cache, "PRAGMA cache_size=-%d", REBUILD_CACHE_KIB);
+    int rc = db_exec(db, cache, err);
+    /* Emptied first (whole-table deletes drop the pages without reading the rows). */
+    if (rc == 0)
+        rc = db_exec(db,
                      "DELETE FROM an_roll_req; DELETE FROM an_roll_store; DELETE FROM an_roll_chan;"
                      "DELETE FROM an_roll_topic; DELETE FROM an_roll_operator;"
                      "DELETE FROM an_roll_survey; DELETE FROM an_roll_matrix;"
                      "DELETE FROM an_request_facts;",
                      err);
+    /* Read: the helper scans the log while this thread reads the requests. */
+    pthread_t helper;
+    bool has_helper = false;
+    if (rc == 0) {
+        rb->path = sqlite3_db_filename(db_handle(db), "main");
+        has_helper = pthread_create(&helper, NULL, helper_read, rb) == 0;
+        if (!has_helper)
+            rc = err_set(err, ERR_UNAVAILABLE, "", "cannot start a thread");
+    }
+    struct db *r = NULL;
     if (rc == 0)
-        rc = scan_events(db, rb, err);
+        rc = reader_open(rb, &r, err);
     if (rc == 0)
-        rc = scan_replies(db, rb, err);
-    if (rc == 0)
-        rc = scan_requests(db, rb, err);
+        rc = scan_requests(r, rb, err);
+    reader_close(r);
+    if (has_helper) {
+        pthread_join(helper, NULL);
+        if (rc == 0 && rb->helper_rc != 0) {
+            *err = rb->helper_err;
+            rc = rb->helper_rc;
+        }
+    }
     uint64_t t1 = clock_mono_ns();
-    for (int g = 0; g < N_GRAINS && rc == 0; g++)
-        rc = rollup_grain_write(db, (enum grain)g, &rb->grains[g], err);
+    /* Write the facts while the helper sums them into the maps. */
+    has_helper = false;
+    if (rc == 0) {
+        has_helper = pthread_create(&helper, NULL, helper_sum, rb) == 0;
+        if (!has_helper)
+            rc = err_set(err, ERR_UNAVAILABLE, "", "cannot start a thread");
+    }
     if (rc == 0)
-        rc = survey_rollup_write(db, &rb->surv, &rb->matrix, err);
+        rc = write_facts(db, rb, err);
+    if (has_helper)
+        pthread_join(helper, NULL);
+    if (rc == 0)
+        rc = write_rollups(db, rb, err);
     if (rc == 0)
         rc = store_consumer_save(tx, "analytics.rollup", rb->last_id, err);
+    /* Back to the configured cache: the pages written are dropped once committed. */
+    if (cache_was != 0) {
+        snprintf(cache, sizeof cache, "PRAGMA cache_size=%lld", (long long)cache_was);
+        db_exec(db, cache, NULL);
+    }
     rb->st.scan_s = (double)(t1 - t0) / 1e9;
     rb->st.write_s = (double)(clock_mono_ns() - t1) / 1e9;
     return rc;
@@ -171,22 +497,15 @@ int analytics_rebuild(struct store *s, struct rebuild_stats *out, struct err_inf
 {
     struct rebuild rb;
     memset(&rb, 0, sizeof rb);
-    for (int g = 0; g < N_GRAINS; g++)
-        kmap_init(&rb.grains[g], N_MEASURES, 1 << 14);
-    kmap_init(&rb.surv, N_SMEASURES, 1 << 12);
-    kmap_init(&rb.matrix, 2, 1 << 10);
     uint64_t t0 = clock_mono_ns();
-    int rc = store_write(s, rebuild_job, &rb, err);
+    /* Rerunnable: straight in the transaction, without a savepoint. */
+    int rc = store_write_rerunnable(s, rebuild_job, &rb, err);
     if (rc == 0)
         log_info("analytics rebuild events=%lld requests=%lld answers=%lld seconds=%.3f",
                  (long long)rb.st.n_events, (long long)rb.st.n_requests,
                  (long long)rb.st.n_answers, (double)(clock_mono_ns() - t0) / 1e9);
     if (out)
         *out = rb.st;
-    for (int g = 0; g < N_GRAINS; g++)
-        kmap_free(&rb.grains[g]);
-    kmap_free(&rb.surv);
-    kmap_free(&rb.matrix);
-    free(rb.req);
+    rebuild_free(&rb);
     return rc;
 }
