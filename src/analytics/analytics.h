@@ -125,6 +125,14 @@ struct rebuild_stats {
     int64_t n_answers;  /* survey answers rolled up */
     double scan_s;      /* reading the log and the requests, seconds */
     double write_s;     /* writing the tables, seconds */
+    /* the parts, seconds: two threads, so scan_s = max(events_s, requests_s) and
+     * write_s ~ max(facts_s, sum_s) + rollups_s */
+    double events_s;    /* helper: reading the events and replies (survey answers parsed) */
+    double requests_s;  /* reading the request rows */
+    double facts_s;     /* writing an_request_facts */
+    double sum_s;       /* helper: summing the facts into the maps, sorting their keys */
+    double rollups_s;   /* writing the rollup tables */
+    double commit_s;    /* the commit (the WAL written and synced) */
 };
 
 /* Recompute every rollup from the event log in one transaction. */

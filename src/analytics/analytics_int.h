@@ -62,10 +62,15 @@ void kmap_init(struct kmap *m, int width, size_t cap_hint);
 void kmap_free(struct kmap *m);
 /* The value vector of key (zeroed when new). */
 int64_t *kmap_get(struct kmap *m, uint64_t key);
+/* Start loading key's slot into the cache (a hint: a get soon after finds it there). */
+void kmap_prefetch(const struct kmap *m, uint64_t key);
 /* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->keys[i]) key = m->keys[i] - 1. */
 
 /* Add sign x f to every grain it belongs to, for its store and for the chain (store 0). */
 void fact_add_all(struct kmap grains[N_GRAINS], const struct fact *f, int64_t sign);
+/* The same for the grains whose bit (1 << g) is set in grain_mask. */
+void fact_add_grains(struct kmap grains[N_GRAINS], const struct fact *f, int64_t sign,
+                     unsigned grain_mask);
 
 
 /* ---- surveys --------------------------------------------------------------- */
@@ -106,8 +111,22 @@ void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES]);
 /* Upsert the summed deltas of one grain (values N_MEASURES wide). */
 int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err);
 
-/* The used slots of m in key order (the tables' primary key order); the caller frees. */
-size_t *kmap_sorted_slots(const struct kmap *m);
+/* The used slots of m in the order of order_key(key), or of the keys when NULL; the
+ * caller frees. */
+typedef uint64_t (*kmap_order_fn)(uint64_t key);
+struct key_pair {
+    uint64_t key;
+    size_t idx;
+};
+/* Sort pairs by key (a stable radix sort). */
+void key_pairs_sort(struct key_pair *a, size_t n);
+size_t *kmap_sorted_slots(const struct kmap *m, kmap_order_fn order_key);
+
+/* Orders of the rollup tables' primary keys (text in byte order), for kmap_sorted_slots;
+ * valid once rollup_order_fits() returned true (every vocabulary fits its key bits). */
+bool rollup_order_fits(void);
+extern const kmap_order_fn grain_order[N_GRAINS];
+extern const kmap_order_fn survey_order, matrix_order;
 
 /*
  * Rows of the rebuild's plain inserts into emptied tables: "table (columns)"

@@ -9,6 +9,7 @@
 #include "store/model.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,14 @@ static void kmap_grow(struct kmap *m)
     *m = bigger;
 }
 
+void kmap_prefetch(const struct kmap *m, uint64_t key)
+{
+    size_t i = mix(key) & (m->cap - 1), w = (size_t)(m->width > 0 ? m->width : 1);
+    __builtin_prefetch(&m->keys[i]);
+    __builtin_prefetch(m->vals + i * w);
+    __builtin_prefetch(m->vals + i * w + w - 1);
+}
+
 int64_t *kmap_get(struct kmap *m, uint64_t key)
 {
     if ((m->n + 1) * 4 > m->cap * 3)
@@ -162,29 +171,23 @@ static const char *vocab(const char *const *list, uint64_t idx1)
 }
 
 /*
- * The used slots of m in key order: store, then day, the tables' primary key
- * order, so that large writes walk the b-tree forward instead of seeking at
- * random.  An LSD radix sort of (key, slot) pairs, a byte a pass, skipping
- * the bytes every key shares (the high store bits, mostly): a rebuild sorts
- * millions of keys, and a comparison sort through the slot indices missed
- * the cache on every comparison.  The caller frees the result.
+ * Sorting keys: an LSD radix sort of (key, index) pairs, a byte a pass,
+ * skipping the bytes every key shares (the high store bits, mostly): a
+ * rebuild sorts millions of keys, and a comparison sort through the slot
+ * indices missed the cache on every comparison.  Stable.
+ *
+ * The used slots of a map are sorted in key order (store, then day: the
+ * tables' primary key order), so that large writes walk the b-tree forward
+ * instead of seeking at random.
  */
-size_t *kmap_sorted_slots(const struct kmap *m)
+void key_pairs_sort(struct key_pair *a, size_t n)
 {
-    struct pair {
-        uint64_t key;
-        size_t slot;
-    };
-    struct pair *a = xmalloc((m->n + 1) * sizeof *a), *b = xmalloc((m->n + 1) * sizeof *b);
-    size_t n = 0;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i])
-            a[n++] = (struct pair){m->keys[i] - 1, i};
+    struct key_pair *b = xmalloc((n + 1) * sizeof *b), *in = a;
     for (int shift = 0; shift < 64; shift += 8) {
         size_t count[256] = {0};
         for (size_t i = 0; i < n; i++)
-            count[(a[i].key >> shift) & 0xFF]++;
-        if (n == 0 || count[(a[0].key >> shift) & 0xFF] == n)
+            count[(in[i].key >> shift) & 0xFF]++;
+        if (n == 0 || count[(in[0].key >> shift) & 0xFF] == n)
             continue; /* every key has this byte: the order stays */
         size_t pos = 0;
         for (int d = 0; d < 256; d++) {
@@ -192,23 +195,34 @@ size_t *kmap_sorted_slots(const struct kmap *m)
             count[d] = pos;
             pos += c;
         }
+        struct key_pair *to = in == a ? b : a;
         for (size_t i = 0; i < n; i++)
-            b[count[(a[i].key >> shift) & 0xFF]++] = a[i];
-        struct pair *t = a;
-        a = b;
-        b = t;
+            to[count[(in[i].key >> shift) & 0xFF]++] = in[i];
+        in = to;
     }
+    if (in != a)
+        memcpy(a, in, n * sizeof *a);
+    free(b);
+}
+
+size_t *kmap_sorted_slots(const struct kmap *m, kmap_order_fn order_key)
+{
+    struct key_pair *a = xmalloc((m->n + 1) * sizeof *a);
+    size_t n = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i])
+            a[n++] = (struct key_pair){order_key ? order_key(m->keys[i] - 1) : m->keys[i] - 1, i};
+    key_pairs_sort(a, n);
     size_t *order = xmalloc((n + 1) * sizeof *order);
     for (size_t i = 0; i < n; i++)
-        order[i] = a[i].slot;
+        order[i] = a[i].idx;
     free(a);
-    free(b);
     return order;
 }
 
 int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err)
 {
-    size_t *order = kmap_sorted_slots(m);
+    size_t *order = kmap_sorted_slots(m, NULL);
     int rc = 0;
     for (size_t o = 0; o < m->n && rc == 0; o++) {
         size_t i = order[o];
@@ -240,6 +254,122 @@ int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_i
     free(order);
     return rc;
 }
+
+/* ---- the tables' primary key order ----------------------------------------------- */
+
+/*
+ * Packed keys hold vocabulary indices, the tables text: the primary key
+ * order is the texts' byte order (BINARY), not the indices'.  The rebuild
+ * sorts by keys whose vocabulary fields hold each text's rank instead, so
+ * that every insert lands after the last row (SQLite then skips the seek).
+ * A rank fits the index's bits: it is a position in the same list.
+ */
+static unsigned char rank_channel[32], rank_topic[32], rank_kind[32]; /* by IDX(i) */
+static unsigned char rank_survey_channel[32], rank_survey_kind[8], rank_reason[64];
+
+/* rank[k] for k < n: how many of texts sort before texts[k] (ties by position). */
+static void rank_texts(const char *const *a, const char *const *b, int n, unsigned char *rank)
+{
+    for (int k = 0; k < n; k++) {
+        int r = 0;
+        for (int j = 0; j < n; j++) {
+            int c = strcmp(a[j], a[k]);
+            if (c == 0 && b)
+                c = strcmp(b[j], b[k]);
+            r += c < 0 || (c == 0 && j < k);
+        }
+        rank[k] = (unsigned char)r;
+    }
+}
+
+/* Ranks of a vocabulary by IDX: "" (none, IDX 0) first. */
+static void rank_vocab(const char *const *list, unsigned char rank[32])
+{
+    const char *t[32] = {""};
+    int n = 1;
+    while (n < 32 && list[n - 1] != NULL) {
+        t[n] = list[n - 1];
+        n++;
+    }
+    rank_texts(t, NULL, n, rank);
+}
+
+static void ranks_init(void)
+{
+    rank_vocab(model_channels, rank_channel);
+    rank_vocab(model_topics, rank_topic);
+    rank_vocab(model_kinds, rank_kind);
+    /* an_roll_survey's channel: as vocab(), and "*" at IDX(SURVEY_ALL_CHANNELS) */
+    const int all = SURVEY_ALL_CHANNELS + 1;
+    const char *t[32];
+    for (int i = 0; i < 32; i++)
+        t[i] = i == all ? "*" : i == 0 ? "" : "\xff"; /* "\xff": no such channel */
+    for (int i = 1; i < all && model_channels[i - 1]; i++)
+        t[i] = model_channels[i - 1];
+    rank_texts(t, NULL, 32, rank_survey_channel);
+    const char *k[8];
+    int n = 0;
+    while (n < 8 && survey_kinds[n].kind) {
+        k[n] = survey_kinds[n].kind;
+        n++;
+    }
+    rank_texts(k, NULL, n, rank_survey_kind);
+    /* an_roll_matrix: (department, reason) by IDX(reason); IDX 0 is no row */
+    const char *dep[64] = {""}, *code[64] = {""};
+    n = 1;
+    while (n < 64 && survey_reasons[n - 1].code) {
+        dep[n] = survey_reasons[n - 1].department;
+        code[n] = survey_reasons[n - 1].code;
+        n++;
+    }
+    rank_texts(dep, code, n, rank_reason);
+}
+
+static pthread_once_t ranks_once = PTHREAD_ONCE_INIT;
+
+static uint64_t order_req(uint64_t k)
+{
+    return (k & ~(uint64_t)0x7FFF) | (uint64_t)rank_channel[(k >> 10) & 31] << 10 |
+           (uint64_t)rank_topic[(k >> 5) & 31] << 5 | rank_kind[k & 31];
+}
+static uint64_t order_chan(uint64_t k)
+{
+    return (k & ~(uint64_t)0xFFFFFF) | rank_channel[k & 31];
+}
+static uint64_t order_topic(uint64_t k)
+{
+    return (k & ~(uint64_t)0xFFFFFF) | rank_topic[k & 31];
+}
+static uint64_t order_survey(uint64_t k)
+{
+    return (k & ~(uint64_t)0xFF) | (uint64_t)rank_survey_channel[(k >> 3) & 31] << 3 |
+           rank_survey_kind[k & 7];
+}
+static uint64_t order_matrix(uint64_t k)
+{
+    return (k & ~(uint64_t)0xFFFFFF) | rank_reason[k & 63];
+}
+
+bool rollup_order_fits(void)
+{
+    pthread_once(&ranks_once, ranks_init);
+    int n_ch = 0, n_top = 0, n_kind = 0, n_reason = 0, n_skind = 0;
+    while (model_channels[n_ch])
+        n_ch++;
+    while (model_topics[n_top])
+        n_top++;
+    while (model_kinds[n_kind])
+        n_kind++;
+    while (survey_reasons[n_reason].code)
+        n_reason++;
+    while (survey_kinds[n_skind].kind)
+        n_skind++;
+    return n_ch < SURVEY_ALL_CHANNELS && n_top < 31 && n_kind < 31 && n_reason < 63 &&
+           n_skind <= 8;
+}
+
+const kmap_order_fn grain_order[N_GRAINS] = {order_req, NULL, order_chan, order_topic, NULL};
+const kmap_order_fn survey_order = order_survey, matrix_order = order_matrix;
 
 /* ---- rows of the rebuild's inserts --------------------------------------------- */
 
@@ -365,7 +495,7 @@ void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES])
 int survey_rollup_write(struct db *db, struct kmap *surv, struct kmap *matrix,
                         struct err_info *err)
 {
-    size_t *order = kmap_sorted_slots(surv);
+    size_t *order = kmap_sorted_slots(surv, NULL);
     for (size_t o = 0; o < surv->n; o++) {
         size_t i = order[o];
         uint64_t key = surv->keys[i] - 1;
@@ -440,12 +570,18 @@ void survey_answer_add(struct kmap *surv, struct kmap *matrix, const struct surv
 
 void fact_add_all(struct kmap grains[N_GRAINS], const struct fact *f, int64_t sign)
 {
+    fact_add_grains(grains, f, sign, (1u << N_GRAINS) - 1);
+}
+
+void fact_add_grains(struct kmap grains[N_GRAINS], const struct fact *f, int64_t sign,
+                     unsigned grain_mask)
+{
     struct fact chain = *f;
     chain.store_id = 0;
     for (int pass = 0; pass < (f->store_id != 0 ? 2 : 1); pass++) {
         const struct fact *x = pass == 0 ? &chain : f;
         for (int g = 0; g < N_GRAINS; g++) {
-            if (g == G_OPERATOR && x->operator_id == 0)
+            if (!(grain_mask & (1u << g)) || (g == G_OPERATOR && x->operator_id == 0))
                 continue;
             fact_measures(x, sign, kmap_get(&grains[g], rollup_key((enum grain)g, x)));
         }
