@@ -125,9 +125,10 @@ struct rebuild_stats {
     int64_t n_answers;  /* survey answers rolled up */
     double scan_s;      /* reading the log and the requests, seconds */
     double write_s;     /* writing the tables, seconds */
-    /* the parts, seconds: two threads, so scan_s = max(events_s, requests_s) and
+    /* the parts, seconds: two threads, so scan_s = max(events_s + clear_s, requests_s) and
      * write_s ~ max(facts_s, sum_s) + rollups_s */
     double events_s;    /* helper: reading the events and replies (survey answers parsed) */
+    double clear_s;     /* helper, after: emptying the old tables */
     double requests_s;  /* reading the request rows */
     double facts_s;     /* writing an_request_facts */
     double sum_s;       /* helper: summing the facts into the maps, sorting their keys */

@@ -438,8 +438,129 @@ bool matrix_cells(uint64_t key, const int64_t v[2], struct cell *out)
 
 /* ---- survey answers ------------------------------------------------------------ */
 
+/*
+ * The fields survey_answer_from_event reads, from the compact JSON the
+ * answers are stored as, without building a jansson tree (a rebuild reads
+ * millions).  Only a flat object is taken here: no whitespace, strings of
+ * printable ASCII without escapes (at most 63 bytes), integers of at most 18
+ * digits without leading zeros, true, false or null, each key of interest
+ * once.  Anything else returns false and is left to jansson, so the answer
+ * is always jansson's.
+ */
+struct answer_fields {
+    char kind[64], channel[64], reason[64]; /* "" with has_* false: absent or not a string */
+    bool has_kind, has_channel, has_reason, has_score, has_at, is_low;
+    int64_t score, at_ms;
+    unsigned seen; /* keys met, to refuse duplicates */
+};
+
+static const char *scan_string(const char *p, const char **start, size_t *len)
+{
+    if (*p != '"')
+        return NULL;
+    *start = ++p;
+    while (*p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\')
+        p++;
+    if (*p != '"' || (size_t)(p - *start) >= 64)
+        return NULL;
+    *len = (size_t)(p - *start);
+    return p + 1;
+}
+
+static bool answer_fields_fast(const char *p, struct answer_fields *a)
+{
+    static const char *const names[] = {"kind", "channel", "reason", "score", "at_ms", "low"};
+    memset(a, 0, sizeof *a);
+    if (*p++ != '{')
+        return false;
+    if (*p == '}')
+        return p[1] == '\0';
+    for (;;) {
+        const char *key, *str = NULL;
+        size_t key_len, str_len = 0;
+        if ((p = scan_string(p, &key, &key_len)) == NULL || *p++ != ':')
+            return false;
+        int64_t num = 0;
+        bool is_num = false, is_true = false;
+        if (*p == '"') {
+            if ((p = scan_string(p, &str, &str_len)) == NULL)
+                return false;
+        } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+            bool neg = *p == '-';
+            p += neg;
+            const char *d = p;
+            while (*p >= '0' && *p <= '9')
+                num = num * 10 + (*p++ - '0');
+            if (p == d || p - d > 18 || (*d == '0' && p - d > 1) || *p == '.' || *p == 'e' ||
+                *p == 'E')
+                return false;
+            num = neg ? -num : num;
+            is_num = true;
+        } else if (strncmp(p, "true", 4) == 0) {
+            p += 4;
+            is_true = true;
+        } else if (strncmp(p, "false", 5) == 0) {
+            p += 5;
+        } else if (strncmp(p, "null", 4) == 0) {
+            p += 4;
+        } else {
+            return false; /* an array or an object: jansson's */
+        }
+        for (unsigned k = 0; k < sizeof names / sizeof names[0]; k++) {
+            if (strlen(names[k]) != key_len || memcmp(names[k], key, key_len) != 0)
+                continue;
+            if (a->seen & (1u << k))
+                return false; /* a duplicate: jansson keeps the last */
+            a->seen |= 1u << k;
+            char *to = k == 0 ? a->kind : k == 1 ? a->channel : k == 2 ? a->reason : NULL;
+            if (to != NULL && str != NULL) {
+                memcpy(to, str, str_len);
+                to[str_len] = '\0';
+                *(k == 0 ? &a->has_kind : k == 1 ? &a->has_channel : &a->has_reason) = true;
+            } else if (k == 3) {
+                a->has_score = is_num;
+                a->score = num;
+            } else if (k == 4) {
+                a->has_at = is_num;
+                a->at_ms = num;
+            } else if (k == 5) {
+                a->is_low = is_true;
+            }
+        }
+        if (*p == '}')
+            return p[1] == '\0';
+        if (*p++ != ',')
+            return false;
+    }
+}
+
+/* survey_answer_from_event's rule on the fields of a fast parse. */
+static bool answer_from_fields(const struct answer_fields *f, int64_t store_id,
+                               struct survey_answer_ev *out)
+{
+    memset(out, 0, sizeof *out);
+    int k = -1;
+    for (int i = 0; f->has_kind && survey_kinds[i].kind; i++)
+        if (strcmp(survey_kinds[i].kind, f->kind) == 0)
+            k = i;
+    bool ok = k >= 0 && f->has_score && f->has_at;
+    if (ok) {
+        out->kind = k;
+        out->channel = f->has_channel ? model_find(model_channels, f->channel) : -1;
+        out->reason = f->has_reason ? survey_reason_find(f->reason) : -1;
+        out->score = f->score;
+        out->day = f->at_ms / DAY_MS;
+        out->store_id = store_id;
+        out->is_low = f->is_low;
+    }
+    return ok;
+}
+
 bool survey_answer_from_event(const char *data, int64_t store_id, struct survey_answer_ev *out)
 {
+    struct answer_fields fast;
+    if (data != NULL && answer_fields_fast(data, &fast))
+        return answer_from_fields(&fast, store_id, out);
     json_t *d = json_loads(data, 0, NULL);
     if (d == NULL)
         return false;

@@ -59,6 +59,7 @@ enum { T_SURVEY = N_GRAINS, T_MATRIX, N_TABLES };
 
 struct rebuild {
     const char *path;  /* the database file, for the read connections */
+    struct db *wdb;    /* the writer's connection */
     /* Per request id: bit 0 touched, bit 1 reopened, bits 2..7 replies (saturating at 63). */
     unsigned char *req;
     size_t cap_req;
@@ -250,6 +251,12 @@ static int scan_requests(struct db *r, struct rebuild *rb, struct err_info *err)
 
 /* ---- the helper thread ---------------------------------------------------------- */
 
+/*
+ * The log on a read connection, then the old tables emptied on the writer's
+ * connection, which the job lends this thread meanwhile (it reads the
+ * requests on a connection of its own).  A whole-table DELETE frees the
+ * pages without decoding the rows, but still visits every page.
+ */
 static void *helper_read(void *arg)
 {
     struct rebuild *rb = arg;
@@ -259,7 +266,16 @@ static void *helper_read(void *arg)
     if (rb->helper_rc == 0)
         rb->helper_rc = scan_events(r, rb, &rb->helper_err);
     reader_close(r);
-    rb->st.events_s = (double)(clock_mono_ns() - t0) / 1e9;
+    uint64_t t1 = clock_mono_ns();
+    rb->st.events_s = (double)(t1 - t0) / 1e9;
+    if (rb->helper_rc == 0)
+        rb->helper_rc = db_exec(rb->wdb,
+                                "DELETE FROM an_roll_req; DELETE FROM an_roll_store;"
+                                "DELETE FROM an_roll_chan; DELETE FROM an_roll_topic;"
+                                "DELETE FROM an_roll_operator; DELETE FROM an_roll_survey;"
+                                "DELETE FROM an_roll_matrix; DELETE FROM an_request_facts;",
+                                &rb->helper_err);
+    rb->st.clear_s = (double)(clock_mono_ns() - t1) / 1e9;
     return NULL;
 }
 
@@ -677,19 +693,13 @@ static int rebuild_job(struct store_tx *tx, void *arg, struct err_info *err)
     char cache[64];
     snprintf(cache, sizeof cache, "PRAGMA cache_size=-%d", REBUILD_CACHE_KIB);
     int rc = db_exec(db, cache, err);
-    /* Emptied first (whole-table deletes drop the pages without reading the rows). */
-    if (rc == 0)
-        rc = db_exec(db,
-                     "DELETE FROM an_roll_req; DELETE FROM an_roll_store; DELETE FROM an_roll_chan;"
-                     "DELETE FROM an_roll_topic; DELETE FROM an_roll_operator;"
-                     "DELETE FROM an_roll_survey; DELETE FROM an_roll_matrix;"
-                     "DELETE FROM an_request_facts;",
-                     err);
-    /* Read: the helper scans the log while this thread reads the requests. */
+    /* Read: the helper scans the log (and empties the tables) while this thread
+     * reads the requests; db is the helper's until the join. */
     pthread_t helper;
     bool has_helper = false;
     if (rc == 0) {
         rb->path = sqlite3_db_filename(db_handle(db), "main");
+        rb->wdb = db;
         has_helper = pthread_create(&helper, NULL, helper_read, rb) == 0;
         if (!has_helper)
             rc = err_set(err, ERR_UNAVAILABLE, "", "cannot start a thread");

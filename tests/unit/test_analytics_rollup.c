@@ -291,11 +291,63 @@ static void test_rebuild_equals_incremental(void **state)
     assert_int_equal(n, 0);
 }
 
+/* survey.answered data: the fast parse of compact JSON agrees with jansson's reading,
+ * and whatever it does not take (escapes, spaces, duplicates, nesting) goes to jansson. */
+static void test_answer_data(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *data;
+        bool ok;
+        int kind; /* index in survey_kinds */
+        const char *channel, *reason;
+        int64_t score, day;
+        bool is_low;
+    } cases[] = {
+        {"{\"kind\":\"nps\",\"score\":3,\"channel\":\"web\",\"at_ms\":86400000,\"low\":true,"
+         "\"survey_id\":2,\"reason\":\"delivery\",\"department\":\"logistics\"}",
+         true, 0, "web", "delivery", 3, 1, true},
+        {"{\"kind\":\"csat\",\"score\":-0,\"channel\":\"phone\",\"at_ms\":0,\"low\":false}",
+         true, 1, "phone", NULL, 0, 0, false},
+        /* escapes, spaces, nesting and floats are jansson's; the answer is the same */
+        {"{\"kind\":\"c\\u0073at\",\"score\":5,\"channel\":\"web\",\"at_ms\":1}", true, 1, "web",
+         NULL, 5, 0, false},
+        {"{ \"kind\": \"ces\", \"score\": 7, \"at_ms\": 172800000, \"x\": {\"a\": [1]} }", true, 2,
+         NULL, NULL, 7, 2, false},
+        {"{\"kind\":\"nps\",\"score\":3.0,\"at_ms\":1}", false, 0, NULL, NULL, 0, 0, false},
+        /* a duplicate key: jansson keeps the last */
+        {"{\"kind\":\"nps\",\"kind\":\"csi\",\"score\":4,\"at_ms\":1,\"low\":true,\"low\":false}",
+         true, 3, NULL, NULL, 4, 0, false},
+        {"{\"kind\":\"nps\",\"score\":\"3\",\"at_ms\":1}", false, 0, NULL, NULL, 0, 0, false},
+        {"{\"kind\":\"nope\",\"score\":3,\"at_ms\":1}", false, 0, NULL, NULL, 0, 0, false},
+        {"{\"kind\":\"nps\",\"score\":01,\"at_ms\":1}", false, 0, NULL, NULL, 0, 0, false},
+        {"{\"kind\":\"nps\",\"score\":1,\"at_ms\":1} x", false, 0, NULL, NULL, 0, 0, false},
+        {"{\"kind\":\"nps\",\"score\":1,\"at_ms\":1,\"reason\":null,\"channel\":7}", true, 0, NULL,
+         NULL, 1, 0, false},
+        {"", false, 0, NULL, NULL, 0, 0, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct survey_answer_ev a;
+        bool ok = survey_answer_from_event(cases[i].data, 9, &a);
+        assert_int_equal(ok, cases[i].ok);
+        if (!ok)
+            continue;
+        assert_int_equal(a.kind, cases[i].kind);
+        assert_int_equal(a.channel, model_find(model_channels, cases[i].channel));
+        assert_int_equal(a.reason, cases[i].reason ? survey_reason_find(cases[i].reason) : -1);
+        assert_int_equal(a.score, cases[i].score);
+        assert_int_equal(a.day, cases[i].day);
+        assert_int_equal(a.is_low, cases[i].is_low);
+        assert_int_equal(a.store_id, 9);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rollups_follow_events),
         cmocka_unit_test(test_rebuild_equals_incremental),
+        cmocka_unit_test(test_answer_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
