@@ -125,15 +125,20 @@ struct rebuild_stats {
     int64_t n_answers;  /* survey answers rolled up */
     double scan_s;      /* reading the log and the requests, seconds */
     double write_s;     /* writing the tables, seconds */
-    /* the parts, seconds: two threads, so scan_s = max(events_s + clear_s, requests_s) and
-     * write_s ~ max(facts_s, sum_s) + rollups_s */
-    double events_s;    /* helper: reading the events and replies (survey answers parsed) */
-    double clear_s;     /* helper, after: emptying the old tables */
-    double requests_s;  /* reading the request rows */
-    double facts_s;     /* writing an_request_facts */
-    double sum_s;       /* helper: summing the facts into the maps, sorting their keys */
-    double rollups_s;   /* writing the rollup tables */
-    double commit_s;    /* the commit (the WAL written and synced) */
+    /* The parts, seconds, on two threads (rollup_rebuild.c): the job's thread reads
+     * requests (requests_s) and empties the tables (clear_s) while the helper reads
+     * the log (events_s), then the rest of the requests (requests_rest_s) and sums
+     * the rollups (sum_s) while the job writes the facts (facts_s) and, as their
+     * rows are ready, the rollup tables (rollups_s); scan_s ends when the log is
+     * read, write_s = facts_s + rollups_s. */
+    double events_s;        /* the events and replies (survey answers parsed) */
+    double requests_s;      /* the request rows read by the job's thread */
+    double clear_s;         /* emptying the old tables */
+    double requests_rest_s; /* the request rows read by the helper */
+    double facts_s;         /* writing an_request_facts */
+    double sum_s;           /* summing and ordering the rollup rows */
+    double rollups_s;       /* writing the rollup tables */
+    double commit_s;        /* the commit (the WAL written and synced) */
 };
 
 /* Recompute every rollup from the event log in one transaction. */

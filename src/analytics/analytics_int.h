@@ -108,6 +108,10 @@ uint64_t survey_key(const struct survey_answer_ev *a);
 uint64_t matrix_key(const struct survey_answer_ev *a);
 void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES]);
 
+/* For tests: the rebuild's job thread reads at most this many request rows and the
+ * helper the rest (-1: as many as it reads before the helper has read the log). */
+extern int rebuild_split_rows;
+
 /* Upsert the summed deltas of one grain (values N_MEASURES wide). */
 int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err);
 

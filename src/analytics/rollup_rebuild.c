@@ -30,6 +30,7 @@
 #include "store/model.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,8 @@
  * 10 M requests) stay in memory until the commit writes them once. */
 #define REBUILD_CACHE_KIB 4194304
 #define BULK_ROWS 64 /* rows per INSERT statement */
+
+int rebuild_split_rows = -1;
 
 /* A request row's fact, before first-contact resolution is known (compact). */
 struct raw {
@@ -59,12 +62,13 @@ enum { T_SURVEY = N_GRAINS, T_MATRIX, N_TABLES };
 
 struct rebuild {
     const char *path;  /* the database file, for the read connections */
-    struct db *wdb;    /* the writer's connection */
     /* Per request id: bit 0 touched, bit 1 reopened, bits 2..7 replies (saturating at 63). */
     unsigned char *req;
     size_t cap_req;
-    struct raw *raws; /* every request row, in id order */
-    size_t n_raws, cap_raws;
+    /* Every request row, in id order: [0, n_mine) read by the job's thread, then
+     * [n_mine, n_raws) by the helper (room for max(id) rows, allocated once). */
+    struct raw *raws;
+    size_t n_raws, n_mine, cap_raws;
     struct kmap grains[N_GRAINS];
     struct kmap surv, matrix;
     /* The tables' rows in primary key order, made by the helper: the grains, then
@@ -74,12 +78,17 @@ struct rebuild {
     int64_t last_id;
     struct rebuild_stats st;
     uint64_t job_end_ns; /* the job's end: the commit follows */
+    /* The hand-over between the two threads (under mu, changes broadcast on cond):
+     * the log read, where the job's thread stopped reading requests, the rest read. */
+    bool is_log_read, has_split, is_read, is_stopping;
+    int64_t split_id;             /* the helper reads the requests after this id */
+    _Atomic bool is_log_read_now; /* is_log_read, polled while reading requests */
     /* the helper's result */
     int helper_rc;
     struct err_info helper_err;
     /* kept across runs of the job (rebuild_reset clears what comes before) */
     pthread_mutex_t mu;
-    pthread_cond_t ready;
+    pthread_cond_t cond;
 };
 
 /* ---- memory ------------------------------------------------------------------- */
@@ -210,20 +219,27 @@ static int scan_events(struct db *r, struct rebuild *rb, struct err_info *err)
     return rc < 0 ? rc : 0;
 }
 
-/* Every request row's fact but first-contact resolution, in id order. */
-static int scan_requests(struct db *r, struct rebuild *rb, struct err_info *err)
+/*
+ * The request rows after after_id, each with its fact but first-contact
+ * resolution, in id order, into raws from *n on.  may_stop: return as soon
+ * as the helper has read the log (checked every 4096 rows); *out_last_id
+ * gets the last id read.
+ */
+static int scan_requests(struct db *r, struct rebuild *rb, int64_t after_id, bool may_stop,
+                         size_t *n, int64_t *out_last_id, struct err_info *err)
 {
     sqlite3_stmt *st = db_stmt(r, "SELECT id, created_at_ms, store_id, channel, topic, kind, "
                                   "sentiment, assignee_id, first_response_at_ms, solved_at_ms "
-                                  "FROM requests ORDER BY id");
+                                  "FROM requests WHERE id > $1 ORDER BY id");
+    db_bind_i64(st, 1, after_id);
     int rc;
+    *out_last_id = after_id;
     while ((rc = db_step(r, st, err)) == 1) {
         int64_t id = db_col_i64(st, 0);
-        if (id <= 0)
+        *out_last_id = id;
+        if (id <= 0 || *n >= rb->cap_raws) /* cap_raws is max(id) in the snapshot */
             continue;
-        if (rb->n_raws == rb->cap_raws)
-            xgrow((void **)&rb->raws, &rb->cap_raws, rb->n_raws + 1, sizeof *rb->raws);
-        struct raw *x = &rb->raws[rb->n_raws++];
+        struct raw *x = &rb->raws[(*n)++];
         memset(x, 0, sizeof *x);
         int64_t created = db_col_i64(st, 1);
         x->id = id;
@@ -244,39 +260,53 @@ static int scan_requests(struct db *r, struct rebuild *rb, struct err_info *err)
             x->solved = 1;
             x->solve_s = d > 0 ? d / 1000 : 0;
         }
+        if (may_stop && (((*n & 4095) == 0 && atomic_load(&rb->is_log_read_now)) ||
+                         (size_t)rebuild_split_rows == *n))
+            break;
     }
     sqlite3_reset(st);
     return rc < 0 ? rc : 0;
 }
 
-/* ---- the helper thread ---------------------------------------------------------- */
+/* ---- the hand-over between the threads ------------------------------------------- */
 
-/*
- * The log on a read connection, then the old tables emptied on the writer's
- * connection, which the job lends this thread meanwhile (it reads the
- * requests on a connection of its own).  A whole-table DELETE frees the
- * pages without decoding the rows, but still visits every page.
- */
-static void *helper_read(void *arg)
+/* Set one of the hand-over's flags and wake the other thread. */
+static void hand_over(struct rebuild *rb, bool *flag)
 {
-    struct rebuild *rb = arg;
-    uint64_t t0 = clock_mono_ns();
-    struct db *r = NULL;
-    rb->helper_rc = reader_open(rb, &r, &rb->helper_err);
-    if (rb->helper_rc == 0)
-        rb->helper_rc = scan_events(r, rb, &rb->helper_err);
-    reader_close(r);
-    uint64_t t1 = clock_mono_ns();
-    rb->st.events_s = (double)(t1 - t0) / 1e9;
-    if (rb->helper_rc == 0)
-        rb->helper_rc = db_exec(rb->wdb,
-                                "DELETE FROM an_roll_req; DELETE FROM an_roll_store;"
-                                "DELETE FROM an_roll_chan; DELETE FROM an_roll_topic;"
-                                "DELETE FROM an_roll_operator; DELETE FROM an_roll_survey;"
-                                "DELETE FROM an_roll_matrix; DELETE FROM an_request_facts;",
-                                &rb->helper_err);
-    rb->st.clear_s = (double)(clock_mono_ns() - t1) / 1e9;
-    return NULL;
+    pthread_mutex_lock(&rb->mu);
+    *flag = true;
+    pthread_cond_broadcast(&rb->cond);
+    pthread_mutex_unlock(&rb->mu);
+}
+
+/* Wait until *flag, or until the other thread stopped on an error (then false). */
+static bool wait_for(struct rebuild *rb, const bool *flag)
+{
+    pthread_mutex_lock(&rb->mu);
+    while (!*flag && !rb->is_stopping)
+        pthread_cond_wait(&rb->cond, &rb->mu);
+    bool ok = *flag;
+    pthread_mutex_unlock(&rb->mu);
+    return ok;
+}
+
+/* The same for the helper's n_ready-th table. */
+static bool wait_for_table(struct rebuild *rb, int t)
+{
+    pthread_mutex_lock(&rb->mu);
+    while (rb->n_ready <= t && !rb->is_stopping)
+        pthread_cond_wait(&rb->cond, &rb->mu);
+    bool ok = rb->n_ready > t;
+    pthread_mutex_unlock(&rb->mu);
+    return ok;
+}
+
+static void rows_ready(struct rebuild *rb)
+{
+    pthread_mutex_lock(&rb->mu);
+    rb->n_ready++;
+    pthread_cond_broadcast(&rb->cond);
+    pthread_mutex_unlock(&rb->mu);
 }
 
 /* Copy m's entries into out in order (the table's primary key order), and free m. */
@@ -293,14 +323,6 @@ static void rows_make(struct kmap *m, kmap_order_fn order, struct rows *out)
     }
     free(slots);
     kmap_free(m);
-}
-
-static void rows_ready(struct rebuild *rb)
-{
-    pthread_mutex_lock(&rb->mu);
-    rb->n_ready++;
-    pthread_cond_signal(&rb->ready);
-    pthread_mutex_unlock(&rb->mu);
 }
 
 /* Facts ahead of the one summed whose map slots are prefetched: the maps are far
@@ -487,9 +509,8 @@ static void derive_rows(struct rebuild *rb, const kmap_order_fn order[N_GRAINS])
  * (the largest; written while the other grains are summed), then the rest.
  * The sort is by the tables' text order when every vocabulary fits.
  */
-static void *helper_sum(void *arg)
+static void sum_all(struct rebuild *rb)
 {
-    struct rebuild *rb = arg;
     uint64_t t0 = clock_mono_ns();
     bool by_text = rollup_order_fits();
     kmap_order_fn order[N_GRAINS] = {NULL};
@@ -521,6 +542,47 @@ static void *helper_sum(void *arg)
     rows_make(&rb->matrix, by_text ? matrix_order : NULL, &rb->rows[T_MATRIX]);
     rows_ready(rb);
     rb->st.sum_s = (double)(clock_mono_ns() - t0) / 1e9;
+}
+
+/*
+ * The helper: the log (what each request's events say, survey answers,
+ * replies), then the requests after the one where the job's thread stopped
+ * reading when the log was read, on the same read connection; then the sums.
+ */
+static void *helper_main(void *arg)
+{
+    struct rebuild *rb = arg;
+    uint64_t t0 = clock_mono_ns();
+    struct db *r = NULL;
+    int rc = reader_open(rb, &r, &rb->helper_err);
+    if (rc == 0)
+        rc = scan_events(r, rb, &rb->helper_err);
+    uint64_t t1 = clock_mono_ns();
+    rb->st.events_s = (double)(t1 - t0) / 1e9;
+    bool is_split = false;
+    if (rc == 0) {
+        atomic_store(&rb->is_log_read_now, true);
+        hand_over(rb, &rb->is_log_read);
+        is_split = wait_for(rb, &rb->has_split);
+    }
+    t1 = clock_mono_ns();
+    if (is_split) {
+        size_t n = rb->n_mine;
+        int64_t last;
+        rc = scan_requests(r, rb, rb->split_id, false, &n, &last, &rb->helper_err);
+        rb->n_raws = n;
+    }
+    reader_close(r);
+    rb->st.requests_rest_s = (double)(clock_mono_ns() - t1) / 1e9;
+    if (rc != 0) {
+        rb->helper_rc = rc;
+        hand_over(rb, &rb->is_stopping);
+        return NULL;
+    }
+    if (!is_split) /* the job's thread stopped */
+        return NULL;
+    hand_over(rb, &rb->is_read);
+    sum_all(rb);
     return NULL;
 }
 
@@ -612,13 +674,15 @@ static const char facts_into[] =
     "an_request_facts (request_id, day, store_id, channel, topic, kind, sentiment, operator_id, "
     "responded, frt_s, solved, solve_s, fcr)";
 
-/* The touched requests' facts, in request id order (appends to the emptied table). */
-static int write_facts(struct db *db, struct rebuild *rb, struct err_info *err)
+/* The touched requests' facts of raws [from, to), in request id order (appends to the
+ * emptied table). */
+static int write_facts(struct db *db, struct rebuild *rb, size_t from, size_t to,
+                       struct err_info *err)
 {
     struct bulk *b = xmalloc(sizeof *b);
     bulk_open(b, db, facts_into, 13);
     int rc = 0;
-    for (size_t i = 0; i < rb->n_raws && rc == 0; i++) {
+    for (size_t i = from; i < to && rc == 0; i++) {
         const struct raw *x = &rb->raws[i];
         if (!is_touched(rb, x->id))
             continue;
@@ -644,10 +708,10 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
     struct bulk *b = xmalloc(sizeof *b);
     int rc = 0;
     for (int t = 0; t < N_TABLES && rc == 0; t++) {
-        pthread_mutex_lock(&rb->mu);
-        while (rb->n_ready <= t)
-            pthread_cond_wait(&rb->ready, &rb->mu);
-        pthread_mutex_unlock(&rb->mu);
+        if (!wait_for_table(rb, t)) {
+            rc = ERR_UNAVAILABLE; /* the helper's error, taken at the join */
+            break;
+        }
         const struct rows *x = &rb->rows[t];
         if (t < N_GRAINS)
             bulk_open(b, db, grain_insert_into[t], grain_n_cells[t]);
@@ -679,12 +743,90 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
 
 /* ---- the job ----------------------------------------------------------------- */
 
+static const char clear_sql[] =
+    "DELETE FROM an_roll_req; DELETE FROM an_roll_store; DELETE FROM an_roll_chan;"
+    "DELETE FROM an_roll_topic; DELETE FROM an_roll_operator; DELETE FROM an_roll_survey;"
+    "DELETE FROM an_roll_matrix; DELETE FROM an_request_facts;";
+
+/* The job's side (the timeline is at the top of the file). */
+static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
+{
+    uint64_t t0 = clock_mono_ns();
+    rb->path = sqlite3_db_filename(db_handle(db), "main");
+    if (rb->path == NULL || rb->path[0] == '\0')
+        return err_set(err, ERR_UNAVAILABLE, "", "a rebuild needs a database file");
+    struct db *r = NULL;
+    int rc = reader_open(rb, &r, err);
+    if (rc == 0) {
+        /* Room for every request row of the snapshot: ids are unique and positive. */
+        sqlite3_stmt *st = db_stmt(r, "SELECT max(id) FROM requests");
+        int64_t max_id = db_step(r, st, err) == 1 ? db_col_i64(st, 0) : 0;
+        sqlite3_reset(st);
+        rb->cap_raws = max_id > 0 ? (size_t)max_id : 0;
+        rb->raws = xmalloc((rb->cap_raws + 1) * sizeof *rb->raws);
+    }
+    pthread_t helper;
+    bool has_helper = rc == 0 && pthread_create(&helper, NULL, helper_main, rb) == 0;
+    if (rc == 0 && !has_helper)
+        rc = err_set(err, ERR_UNAVAILABLE, "", "cannot start a thread");
+    /* Empty the tables while the helper starts on the log (a whole-table DELETE frees
+     * the pages without decoding the rows, but still visits every page). */
+    if (rc == 0)
+        rc = db_exec(db, clear_sql, err);
+    uint64_t t1 = clock_mono_ns();
+    rb->st.clear_s = (double)(t1 - t0) / 1e9;
+    /* The requests, until the helper has read the log; it reads the rest. */
+    size_t n = 0;
+    int64_t split = 0;
+    if (rc == 0)
+        rc = scan_requests(r, rb, 0, true, &n, &split, err);
+    reader_close(r);
+    pthread_mutex_lock(&rb->mu);
+    rb->n_mine = n;
+    rb->split_id = split;
+    if (rc == 0)
+        rb->has_split = true;
+    else
+        rb->is_stopping = true;
+    pthread_cond_broadcast(&rb->cond);
+    pthread_mutex_unlock(&rb->mu);
+    rb->st.requests_s = (double)(clock_mono_ns() - t1) / 1e9;
+    /* The facts of the rows read here once the log is read, then of the helper's. */
+    if (rc == 0 && !wait_for(rb, &rb->is_log_read))
+        rc = ERR_UNAVAILABLE;
+    uint64_t t3 = clock_mono_ns();
+    rb->st.scan_s = (double)(t3 - t0) / 1e9;
+    if (rc == 0)
+        rc = write_facts(db, rb, 0, rb->n_mine, err);
+    if (rc == 0 && !wait_for(rb, &rb->is_read))
+        rc = ERR_UNAVAILABLE;
+    if (rc == 0)
+        rc = write_facts(db, rb, rb->n_mine, rb->n_raws, err);
+    uint64_t t4 = clock_mono_ns();
+    rb->st.facts_s = (double)(t4 - t3) / 1e9;
+    /* The rollup tables, each once the helper has its rows. */
+    if (rc == 0)
+        rc = write_rollups(db, rb, err);
+    rb->st.rollups_s = (double)(clock_mono_ns() - t4) / 1e9;
+    rb->st.write_s = (double)(clock_mono_ns() - t3) / 1e9;
+    if (rc != 0)
+        hand_over(rb, &rb->is_stopping);
+    if (has_helper)
+        pthread_join(helper, NULL);
+    if (rb->helper_rc != 0 && (rc == 0 || rc == ERR_UNAVAILABLE)) {
+        *err = rb->helper_err;
+        rc = rb->helper_rc;
+    }
+    return rc;
+}
+
 static int rebuild_job(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct rebuild *rb = arg;
     struct db *db = store_tx_db(tx);
     rebuild_reset(rb);
-    uint64_t t0 = clock_mono_ns();
+    /* A page cache for the rebuilt tables, and back to the one configured after
+     * (the pages written are dropped once committed). */
     int64_t cache_was = 0;
     sqlite3_stmt *q = db_prepare(db, "PRAGMA cache_size");
     if (q != NULL && sqlite3_step(q) == SQLITE_ROW)
@@ -693,57 +835,14 @@ static int rebuild_job(struct store_tx *tx, void *arg, struct err_info *err)
     char cache[64];
     snprintf(cache, sizeof cache, "PRAGMA cache_size=-%d", REBUILD_CACHE_KIB);
     int rc = db_exec(db, cache, err);
-    /* Read: the helper scans the log (and empties the tables) while this thread
-     * reads the requests; db is the helper's until the join. */
-    pthread_t helper;
-    bool has_helper = false;
-    if (rc == 0) {
-        rb->path = sqlite3_db_filename(db_handle(db), "main");
-        rb->wdb = db;
-        has_helper = pthread_create(&helper, NULL, helper_read, rb) == 0;
-        if (!has_helper)
-            rc = err_set(err, ERR_UNAVAILABLE, "", "cannot start a thread");
-    }
-    struct db *r = NULL;
     if (rc == 0)
-        rc = reader_open(rb, &r, err);
-    if (rc == 0)
-        rc = scan_requests(r, rb, err);
-    reader_close(r);
-    rb->st.requests_s = (double)(clock_mono_ns() - t0) / 1e9;
-    if (has_helper) {
-        pthread_join(helper, NULL);
-        if (rc == 0 && rb->helper_rc != 0) {
-            *err = rb->helper_err;
-            rc = rb->helper_rc;
-        }
-    }
-    uint64_t t1 = clock_mono_ns();
-    /* Write the facts while the helper sums them into the maps. */
-    has_helper = false;
-    if (rc == 0) {
-        has_helper = pthread_create(&helper, NULL, helper_sum, rb) == 0;
-        if (!has_helper)
-            rc = err_set(err, ERR_UNAVAILABLE, "", "cannot start a thread");
-    }
-    if (rc == 0)
-        rc = write_facts(db, rb, err);
-    rb->st.facts_s = (double)(clock_mono_ns() - t1) / 1e9;
-    uint64_t t2 = clock_mono_ns();
-    if (rc == 0)
-        rc = write_rollups(db, rb, err);
-    rb->st.rollups_s = (double)(clock_mono_ns() - t2) / 1e9;
-    if (has_helper)
-        pthread_join(helper, NULL);
+        rc = rebuild_run(db, rb, err);
     if (rc == 0)
         rc = store_consumer_save(tx, "analytics.rollup", rb->last_id, err);
-    /* Back to the configured cache: the pages written are dropped once committed. */
     if (cache_was != 0) {
         snprintf(cache, sizeof cache, "PRAGMA cache_size=%lld", (long long)cache_was);
         db_exec(db, cache, NULL);
     }
-    rb->st.scan_s = (double)(t1 - t0) / 1e9;
-    rb->st.write_s = (double)(clock_mono_ns() - t1) / 1e9;
     rb->job_end_ns = clock_mono_ns();
     return rc;
 }
@@ -753,7 +852,7 @@ int analytics_rebuild(struct store *s, struct rebuild_stats *out, struct err_inf
     struct rebuild rb;
     memset(&rb, 0, sizeof rb);
     pthread_mutex_init(&rb.mu, NULL);
-    pthread_cond_init(&rb.ready, NULL);
+    pthread_cond_init(&rb.cond, NULL);
     uint64_t t0 = clock_mono_ns();
     /* Rerunnable: straight in the transaction, without a savepoint. */
     int rc = store_write_rerunnable(s, rebuild_job, &rb, err);
@@ -766,6 +865,6 @@ int analytics_rebuild(struct store *s, struct rebuild_stats *out, struct err_inf
         *out = rb.st;
     rebuild_free(&rb);
     pthread_mutex_destroy(&rb.mu);
-    pthread_cond_destroy(&rb.ready);
+    pthread_cond_destroy(&rb.cond);
     return rc;
 }
