@@ -5,21 +5,27 @@
  * its own, opened inside the job, see one snapshot (the last commit), and
  * the cursor saved is exactly the last event they read.  Two threads:
  *
- *   helper                              writer (the job)
- *   events: touched, reopened,          requests: every row's fact, in id
- *     survey answers; replies             order, into memory
- *   ------------------------------------ join -------------------------------
- *   facts summed into the rollup maps,  facts of touched requests appended
- *     each map's keys sorted              to the emptied an_request_facts
- *   ------------------------------------ join -------------------------------
- *                                       rollup rows appended in key order
+ *   job's thread (writer connection)     helper
+ *   empty the rollups and facts          the log: touched requests, reopens,
+ *   request rows into memory, in id        survey answers summed; replies
+ *     order, until the log is read  ---> the request rows after those
+ *   facts of its rows appended to        an_roll_req's rows: the facts sorted
+ *     an_request_facts, then those   <---  by key and summed; the coarser
+ *     of the helper's rows                 grains and the chain's rows from
+ *   each rollup table appended in key      them; survey rows sorted
+ *     order as soon as its rows are  <---
+ *     ready
+ *
+ * The writer connection is the bound: ~19 M rows inserted for 10 M requests.
  *
  * Every write goes into a table emptied first, in key order, as multi-row
  * INSERTs.  The job runs straight in the transaction (rerunnable, no
- * savepoint: a savepoint would copy every old page it overwrites), with a
- * page cache large enough that the rebuilt tables are written to the WAL
- * once, at the commit.  All or nothing: a crash before the commit leaves the
- * old rollups.
+ * savepoint: a savepoint would copy every old page it overwrites).  The
+ * writer's page cache stays as configured: pages spilled to the WAL during
+ * the job are written back by the kernel meanwhile, and the commit of 10 M
+ * requests took 2 s instead of 4 s with a cache holding them all (bench/
+ * analytics/RESULTS.md).  All or nothing: a crash before the commit leaves
+ * the old rollups.
  */
 #include "analytics/analytics_int.h"
 
@@ -37,9 +43,6 @@
 
 #define READER_CACHE_KIB 65536
 #define READER_MMAP_BYTES "2147418112" /* SQLite's largest mmap by default */
-/* The writer's page cache while the job runs: the rebuilt tables (~2 GB for
- * 10 M requests) stay in memory until the commit writes them once. */
-#define REBUILD_CACHE_KIB 4194304
 #define BULK_ROWS 64 /* rows per INSERT statement */
 
 int rebuild_split_rows = -1;
@@ -825,24 +828,9 @@ static int rebuild_job(struct store_tx *tx, void *arg, struct err_info *err)
     struct rebuild *rb = arg;
     struct db *db = store_tx_db(tx);
     rebuild_reset(rb);
-    /* A page cache for the rebuilt tables, and back to the one configured after
-     * (the pages written are dropped once committed). */
-    int64_t cache_was = 0;
-    sqlite3_stmt *q = db_prepare(db, "PRAGMA cache_size");
-    if (q != NULL && sqlite3_step(q) == SQLITE_ROW)
-        cache_was = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    char cache[64];
-    snprintf(cache, sizeof cache, "PRAGMA cache_size=-%d", REBUILD_CACHE_KIB);
-    int rc = db_exec(db, cache, err);
-    if (rc == 0)
-        rc = rebuild_run(db, rb, err);
+    int rc = rebuild_run(db, rb, err);
     if (rc == 0)
         rc = store_consumer_save(tx, "analytics.rollup", rb->last_id, err);
-    if (cache_was != 0) {
-        snprintf(cache, sizeof cache, "PRAGMA cache_size=%lld", (long long)cache_was);
-        db_exec(db, cache, NULL);
-    }
     rb->job_end_ns = clock_mono_ns();
     return rc;
 }
