@@ -115,6 +115,7 @@ static void rebuild_reset(struct rebuild *rb)
 {
     rebuild_free(rb);
     memset(rb, 0, offsetof(struct rebuild, mu));
+    atomic_init(&rb->is_log_read_now, false);
     for (int g = 0; g < N_GRAINS; g++)
         kmap_init(&rb->grains[g], N_MEASURES, 1 << 14);
     kmap_init(&rb->surv, N_SMEASURES, 1 << 12);
@@ -364,11 +365,12 @@ static void sum_facts(struct rebuild *rb, unsigned grain_mask)
 /*
  * The coarser grains from an_roll_req's rows.  A request's row in
  * an_roll_store, an_roll_chan and an_roll_topic is its an_roll_req row with
- * dimensions dropped, so each is a sum of an_roll_req rows, and the chain's
- * rows (store 0) are sums of the stores' rows plus the requests without a
- * store: ~10 M map updates instead of ~70 M for 10 M requests.  Exact while
- * the key fields do not overflow: every vocabulary fits its 5 bits
- * (rollup_order_fits) and every store id its 24 bits (else fact_add_grains).
+ * dimensions dropped, so each of their rows is a sum of an_roll_req rows
+ * (which include the chain's, store 0), read in order once instead of ~60 M
+ * hash map updates for 10 M requests.  Exact while the key fields do not
+ * overflow: every vocabulary fits its 5 bits (rollup_order_fits) and every
+ * store id its 24 bits; else every grain is summed from the facts
+ * (fact_add_grains, as the consumer does).
  */
 static bool stores_fit(const struct rebuild *rb)
 {
@@ -378,7 +380,7 @@ static bool stores_fit(const struct rebuild *rb)
     return true;
 }
 
-#define KEY_DIMS UINT64_C(0xFFFFFF)        /* a key's dimensions below day and store */
+#define KEY_DIMS UINT64_C(0xFFFFFF) /* a key's dimensions, below its day and store */
 
 /* Append (key, v) to r, or add v to its last row when that has the key. */
 static void rows_add(struct rows *r, size_t *cap, uint64_t key, const int64_t *v)
