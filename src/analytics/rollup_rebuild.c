@@ -50,7 +50,7 @@ int rebuild_split_rows = -1;
 /* A request row's fact, before first-contact resolution is known (compact). */
 struct raw {
     int64_t id, day, store_id, operator_id, frt_s, solve_s;
-    signed char channel, topic, kind, sentiment;
+    int16_t channel, topic, kind, sentiment; /* vocabulary indices, -1: none */
     unsigned char responded, solved;
 };
 
@@ -249,10 +249,10 @@ static int scan_requests(struct db *r, struct rebuild *rb, int64_t after_id, boo
         x->id = id;
         x->day = created >= 0 ? created / DAY_MS : 0;
         x->store_id = db_col_i64(st, 2);
-        x->channel = (signed char)vocab_find(model_channels, db_col_text(st, 3));
-        x->topic = (signed char)vocab_find(model_topics, db_col_text(st, 4));
-        x->kind = (signed char)vocab_find(model_kinds, db_col_text(st, 5));
-        x->sentiment = (signed char)vocab_find(model_sentiments, db_col_text(st, 6));
+        x->channel = (int16_t)vocab_find(model_channels, db_col_text(st, 3));
+        x->topic = (int16_t)vocab_find(model_topics, db_col_text(st, 4));
+        x->kind = (int16_t)vocab_find(model_kinds, db_col_text(st, 5));
+        x->sentiment = (int16_t)vocab_find(model_sentiments, db_col_text(st, 6));
         x->operator_id = db_col_i64(st, 7);
         if (!db_col_is_null(st, 8)) {
             int64_t d = db_col_i64(st, 8) - created;
@@ -763,7 +763,8 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
     struct db *r = NULL;
     int rc = reader_open(rb, &r, err);
     if (rc == 0) {
-        /* Room for every request row of the snapshot: ids are unique and positive. */
+        /* Room for every request row of the snapshot: ids are unique and positive
+         * (and dense: SQLite assigns them), so there are at most max(id). */
         sqlite3_stmt *st = db_stmt(r, "SELECT max(id) FROM requests");
         int64_t max_id = db_step(r, st, err) == 1 ? db_col_i64(st, 0) : 0;
         sqlite3_reset(st);
