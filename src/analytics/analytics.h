@@ -34,9 +34,10 @@
  * A request created within the batch has no stored fact yet, so new
  * requests cost one row read and one fact write (bench/analytics/RESULTS.md).
  * A full rebuild (`otklik analytics rebuild`, POST /api/v1/analytics/rebuild)
- * scans the event log once into memory (hash maps, a bitmap of touched
- * requests), reads the touched requests in one pass, and writes every
- * table and the cursor in one transaction.
+ * reads the event log and the request rows once, on two threads from one
+ * snapshot, sums the rollups in memory (an_roll_req's rows by sorting the
+ * facts, the coarser grains from those rows), and refills every table in key
+ * order, with the cursor, in one transaction (rollup_rebuild.c).
  *
  * Surveys (surveys.c, survey_page.c).  Definitions (kind nps|csat|ces|csi|
  * enps, trigger, question, low score, per-customer minimum interval),
