@@ -64,7 +64,7 @@ struct rows {
 enum { T_SURVEY = N_GRAINS, T_MATRIX, N_TABLES };
 
 struct rebuild {
-    const char *path;  /* the database file, for the read connections */
+    const char *path; /* the database file, for the read connections */
     /* Per request id: bit 0 touched, bit 1 reopened, bits 2..7 replies (saturating at 63). */
     unsigned char *req;
     size_t cap_req;
