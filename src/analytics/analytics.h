@@ -34,9 +34,10 @@
  * A request created within the batch has no stored fact yet, so new
  * requests cost one row read and one fact write (bench/analytics/RESULTS.md).
  * A full rebuild (`otklik analytics rebuild`, POST /api/v1/analytics/rebuild)
- * scans the event log once into memory (hash maps, a bitmap of touched
- * requests), reads the touched requests in one pass, and writes every
- * table and the cursor in one transaction.
+ * reads the event log and the request rows once, on two threads from one
+ * snapshot, sums the rollups in memory (an_roll_req's rows by sorting the
+ * facts, the coarser grains from those rows), and refills every table in key
+ * order, with the cursor, in one transaction (rollup_rebuild.c).
  *
  * Surveys (surveys.c, survey_page.c).  Definitions (kind nps|csat|ces|csi|
  * enps, trigger, question, low score, per-customer minimum interval),
@@ -141,6 +142,20 @@ struct rebuild_stats {
     int64_t n_answers;  /* survey answers rolled up */
     double scan_s;      /* reading the log and the requests, seconds */
     double write_s;     /* writing the tables, seconds */
+    /* The parts, seconds, on two threads (rollup_rebuild.c): the job's thread reads
+     * requests (requests_s) and empties the tables (clear_s) while the helper reads
+     * the log (events_s), then the rest of the requests (requests_rest_s) and sums
+     * the rollups (sum_s) while the job writes the facts (facts_s) and, as their
+     * rows are ready, the rollup tables (rollups_s); scan_s ends when the log is
+     * read, write_s = facts_s + rollups_s. */
+    double events_s;        /* the events and replies (survey answers parsed) */
+    double requests_s;      /* the request rows read by the job's thread */
+    double clear_s;         /* emptying the old tables */
+    double requests_rest_s; /* the request rows read by the helper */
+    double facts_s;         /* writing an_request_facts */
+    double sum_s;           /* summing and ordering the rollup rows */
+    double rollups_s;       /* writing the rollup tables */
+    double commit_s;        /* the commit (the WAL written and synced) */
 };
 
 /* Recompute every rollup from the event log in one transaction. */

@@ -62,10 +62,15 @@ void kmap_init(struct kmap *m, int width, size_t cap_hint);
 void kmap_free(struct kmap *m);
 /* The value vector of key (zeroed when new). */
 int64_t *kmap_get(struct kmap *m, uint64_t key);
+/* Start loading key's slot into the cache (a hint: a get soon after finds it there). */
+void kmap_prefetch(const struct kmap *m, uint64_t key);
 /* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->keys[i]) key = m->keys[i] - 1. */
 
 /* Add sign x f to every grain it belongs to, for its store and for the chain (store 0). */
 void fact_add_all(struct kmap grains[N_GRAINS], const struct fact *f, int64_t sign);
+/* The same for the grains whose bit (1 << g) is set in grain_mask. */
+void fact_add_grains(struct kmap grains[N_GRAINS], const struct fact *f, int64_t sign,
+                     unsigned grain_mask);
 
 
 /* ---- surveys --------------------------------------------------------------- */
@@ -103,8 +108,46 @@ uint64_t survey_key(const struct survey_answer_ev *a);
 uint64_t matrix_key(const struct survey_answer_ev *a);
 void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES]);
 
+/* For tests: the rebuild's job thread reads at most this many request rows and the
+ * helper the rest (-1: as many as it reads before the helper has read the log). */
+extern int rebuild_split_rows;
+
 /* Upsert the summed deltas of one grain (values N_MEASURES wide). */
 int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err);
+
+/* The used slots of m in the order of order_key(key), or of the keys when NULL; the
+ * caller frees. */
+typedef uint64_t (*kmap_order_fn)(uint64_t key);
+struct key_pair {
+    uint64_t key;
+    size_t idx;
+};
+/* Sort pairs by key (a stable radix sort). */
+void key_pairs_sort(struct key_pair *a, size_t n);
+size_t *kmap_sorted_slots(const struct kmap *m, kmap_order_fn order_key);
+
+/* Orders of the rollup tables' primary keys (text in byte order), for kmap_sorted_slots;
+ * valid once rollup_order_fits() returned true (every vocabulary fits its key bits). */
+bool rollup_order_fits(void);
+extern const kmap_order_fn grain_order[N_GRAINS];
+extern const kmap_order_fn survey_order, matrix_order;
+
+/*
+ * Rows of the rebuild's plain inserts into emptied tables: "table (columns)"
+ * for INSERT INTO, and the values of the row of a key in that column order
+ * (the same values the upserts bind).  Text cells point to static strings.
+ */
+struct cell {
+    const char *s; /* text, or NULL for the integer i */
+    int64_t i;
+};
+#define MAX_CELLS (5 + N_MEASURES)
+extern const char *const grain_insert_into[N_GRAINS];
+extern const int grain_n_cells[N_GRAINS];
+void grain_cells(enum grain g, uint64_t key, const int64_t v[N_MEASURES], struct cell *out);
+extern const char survey_insert_into[], matrix_insert_into[];
+void survey_cells(uint64_t key, const int64_t v[N_SMEASURES], struct cell *out);
+bool matrix_cells(uint64_t key, const int64_t v[2], struct cell *out);
 
 /* Add one answer to the survey (N_SMEASURES wide) and matrix (2 wide: n, n_low) maps,
  * for its store and for the chain (store 0). */
