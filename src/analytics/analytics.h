@@ -9,7 +9,7 @@
  * each touched request contributes: its "fact" (created day, store,
  * channel, topic, kind, sentiment, assignee, first response time, solve
  * time, first-contact resolution), read from the request row.  The old fact
- * (an_request_facts) is subtracted and the new one added in in-memory hash
+ * (an_fact_blocks) is subtracted and the new one added in in-memory hash
  * maps keyed by the packed rollup key, and one store job upserts the summed
  * deltas, the changed facts and the cursor together: a restart neither
  * loses nor double-counts anything, and facts make every change exact
@@ -152,7 +152,7 @@ struct rebuild_stats {
     double requests_s;      /* the request rows read by the job's thread */
     double clear_s;         /* emptying the old tables */
     double requests_rest_s; /* the request rows read by the helper */
-    double facts_s;         /* writing an_request_facts */
+    double facts_s;         /* writing the facts (an_fact_blocks) */
     double sum_s;           /* summing and ordering the rollup rows */
     double rollups_s;       /* writing the rollup tables */
     double commit_s;        /* the commit (the WAL written and synced) */

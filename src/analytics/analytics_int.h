@@ -35,7 +35,7 @@ enum measure {
 /* Rollup tables of requests (rollup.c keeps their SQL in the same order). */
 enum grain { G_REQ, G_STORE, G_CHAN, G_TOPIC, G_OPERATOR, N_GRAINS };
 
-/* A request's contribution to the rollups (one row of an_request_facts). */
+/* A request's contribution to the rollups (kept in an_fact_blocks). */
 struct fact {
     int64_t day;         /* UTC day of creation */
     int64_t store_id;    /* 0: none */
@@ -43,6 +43,21 @@ struct fact {
     int64_t operator_id; /* assignee, 0: none */
     int64_t responded, frt_s, solved, solve_s, fcr;
 };
+
+/*
+ * Stored facts: FACT_BLOCK requests' facts a row of an_fact_blocks, request
+ * id / FACT_BLOCK its key, each fact FACT_BYTES at (id % FACT_BLOCK) in the
+ * blob (a block fills one 4 KiB page).  A row per fact made a rebuild write
+ * 10 M rows; blocks are a hundredth of that, and the consumer's facts of new
+ * requests, whose ids follow one another, are a block or two a batch.
+ */
+#define FACT_BLOCK 84
+#define FACT_BYTES 48
+#define FACT_BLOCK_BYTES (FACT_BLOCK * FACT_BYTES)
+
+/* Encode f at out (FACT_BYTES); decode one, false when the slot holds no fact. */
+void fact_encode(const struct fact *f, unsigned char *out);
+bool fact_decode(const unsigned char *in, struct fact *f);
 
 /* Key packing: store 24 bits, day 16 bits, then the grain's dimensions (24 bits). */
 uint64_t rollup_key(enum grain g, const struct fact *f);

@@ -10,6 +10,7 @@
 #include "core/mem.h"
 #include "store/model.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define CONSUMER "analytics.rollup"
@@ -82,51 +83,59 @@ static bool fact_load(struct db *r, int64_t id, struct fact *f)
     return true;
 }
 
+/* The stored fact of request id, if any (through r, a reader or the writer). */
 static bool fact_stored(struct db *r, int64_t id, struct fact *f)
 {
-    sqlite3_stmt *st = db_stmt(r, "SELECT day, store_id, channel, topic, kind, sentiment, "
-                                  "operator_id, responded, frt_s, solved, solve_s, fcr "
-                                  "FROM an_request_facts WHERE request_id = $1");
-    db_bind_i64(st, 1, id);
-    bool found = db_step(r, st, NULL) == 1;
-    if (found) {
-        f->day = db_col_i64(st, 0);
-        f->store_id = db_col_i64(st, 1);
-        f->channel = (int)db_col_i64(st, 2);
-        f->topic = (int)db_col_i64(st, 3);
-        f->kind = (int)db_col_i64(st, 4);
-        f->sentiment = (int)db_col_i64(st, 5);
-        f->operator_id = db_col_i64(st, 6);
-        f->responded = db_col_i64(st, 7);
-        f->frt_s = db_col_i64(st, 8);
-        f->solved = db_col_i64(st, 9);
-        f->solve_s = db_col_i64(st, 10);
-        f->fcr = db_col_i64(st, 11);
+    sqlite3_stmt *st = db_stmt(r, "SELECT facts FROM an_fact_blocks WHERE block = $1");
+    db_bind_i64(st, 1, id / FACT_BLOCK);
+    bool found = false;
+    if (db_step(r, st, NULL) == 1) {
+        const unsigned char *p = sqlite3_column_blob(st, 0);
+        size_t off = (size_t)(id % FACT_BLOCK) * FACT_BYTES;
+        if (p != NULL && (size_t)sqlite3_column_bytes(st, 0) >= off + FACT_BYTES)
+            found = fact_decode(p + off, f);
     }
     sqlite3_reset(st);
     return found;
 }
 
-static int fact_write(struct db *db, int64_t id, const struct fact *f, struct err_info *err)
+static int cmp_by_id(const void *a, const void *b, void *ids)
 {
-    sqlite3_stmt *st = db_stmt(
-        db, "INSERT OR REPLACE INTO an_request_facts (request_id, day, store_id, channel, topic, "
-            "kind, sentiment, operator_id, responded, frt_s, solved, solve_s, fcr) VALUES ($1, "
-            "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
-    db_bind_i64(st, 1, id);
-    db_bind_i64(st, 2, f->day);
-    db_bind_i64(st, 3, f->store_id);
-    db_bind_i64(st, 4, f->channel);
-    db_bind_i64(st, 5, f->topic);
-    db_bind_i64(st, 6, f->kind);
-    db_bind_i64(st, 7, f->sentiment);
-    db_bind_i64(st, 8, f->operator_id);
-    db_bind_i64(st, 9, f->responded);
-    db_bind_i64(st, 10, f->frt_s);
-    db_bind_i64(st, 11, f->solved);
-    db_bind_i64(st, 12, f->solve_s);
-    db_bind_i64(st, 13, f->fcr);
-    return db_run(db, st, err);
+    int64_t x = ((const int64_t *)ids)[*(const size_t *)a];
+    int64_t y = ((const int64_t *)ids)[*(const size_t *)b];
+    return x < y ? -1 : x > y;
+}
+
+/* Store the n facts of requests ids, a block at a time: each block is read,
+ * its slots replaced, and written back. */
+static int facts_write(struct db *db, const int64_t *ids, const struct fact *facts, size_t n,
+                       struct err_info *err)
+{
+    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof *order, cmp_by_id, (void *)ids);
+    unsigned char blob[FACT_BLOCK_BYTES];
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0;) {
+        int64_t block = ids[order[i]] / FACT_BLOCK;
+        memset(blob, 0, sizeof blob);
+        sqlite3_stmt *st = db_stmt(db, "SELECT facts FROM an_fact_blocks WHERE block = $1");
+        db_bind_i64(st, 1, block);
+        if (db_step(db, st, NULL) == 1 && sqlite3_column_blob(st, 0) != NULL) {
+            size_t len = (size_t)sqlite3_column_bytes(st, 0);
+            memcpy(blob, sqlite3_column_blob(st, 0), len < sizeof blob ? len : sizeof blob);
+        }
+        sqlite3_reset(st);
+        for (; i < n && ids[order[i]] / FACT_BLOCK == block; i++)
+            fact_encode(&facts[order[i]], blob + (size_t)(ids[order[i]] % FACT_BLOCK) * FACT_BYTES);
+        st = db_stmt(db, "INSERT OR REPLACE INTO an_fact_blocks (block, facts) VALUES ($1, $2)");
+        db_bind_i64(st, 1, block);
+        db_bind_blob(st, 2, blob, sizeof blob);
+        rc = db_run(db, st, err);
+    }
+    free(order);
+    return rc;
 }
 
 /* One batch's work: the maps to write and the facts that changed. */
@@ -171,8 +180,8 @@ static int batch_write(struct store_tx *tx, void *arg, struct err_info *err)
         rc = rollup_grain_write(db, (enum grain)g, &b->grains[g], err);
     if (rc == 0)
         rc = survey_rollup_write(db, &b->surv, &b->matrix, err);
-    for (size_t i = 0; i < b->n_facts && rc == 0; i++)
-        rc = fact_write(db, b->ids[i], &b->facts[i], err);
+    if (rc == 0)
+        rc = facts_write(db, b->ids, b->facts, b->n_facts, err);
     if (rc == 0)
         rc = store_consumer_save(tx, CONSUMER, b->last_id, err);
     return rc;

@@ -21,6 +21,60 @@
 #define KEY_STORE(k) ((int64_t)((k) >> 40))
 #define KEY_DAY(k) ((int64_t)(((k) >> 24) & 0xFFFFu))
 
+/* Little-endian integers of n bytes, whatever the machine. */
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/*
+ * A fact's bytes: 0 flags (1 present, 2 responded, 4 solved, 8 fcr); 1..4
+ * channel, topic, kind, sentiment + 1 (0: none); 8 day (4 bytes); 16 frt_s,
+ * 24 solve_s, 32 store_id, 40 operator_id (8 bytes each); the rest zero.
+ */
+void fact_encode(const struct fact *f, unsigned char *out)
+{
+    memset(out, 0, FACT_BYTES);
+    out[0] = (unsigned char)(1 | (f->responded ? 2 : 0) | (f->solved ? 4 : 0) | (f->fcr ? 8 : 0));
+    const int vocab[4] = {f->channel, f->topic, f->kind, f->sentiment};
+    for (int i = 0; i < 4; i++)
+        out[1 + i] = (unsigned char)(vocab[i] + 1);
+    put_le(out + 8, (uint64_t)f->day, 4);
+    put_le(out + 16, (uint64_t)f->frt_s, 8);
+    put_le(out + 24, (uint64_t)f->solve_s, 8);
+    put_le(out + 32, (uint64_t)f->store_id, 8);
+    put_le(out + 40, (uint64_t)f->operator_id, 8);
+}
+
+bool fact_decode(const unsigned char *in, struct fact *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!(in[0] & 1))
+        return false;
+    f->responded = (in[0] & 2) != 0;
+    f->solved = (in[0] & 4) != 0;
+    f->fcr = (in[0] & 8) != 0;
+    f->channel = (int)in[1] - 1;
+    f->topic = (int)in[2] - 1;
+    f->kind = (int)in[3] - 1;
+    f->sentiment = (int)in[4] - 1;
+    f->day = (int64_t)(int32_t)(uint32_t)get_le(in + 8, 4);
+    f->frt_s = (int64_t)get_le(in + 16, 8);
+    f->solve_s = (int64_t)get_le(in + 24, 8);
+    f->store_id = (int64_t)get_le(in + 32, 8);
+    f->operator_id = (int64_t)get_le(in + 40, 8);
+    return true;
+}
+
 uint64_t rollup_key(enum grain g, const struct fact *f)
 {
     uint64_t k = DAYBITS(f->day) | STOREBITS(f->store_id);

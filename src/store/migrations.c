@@ -18,6 +18,7 @@ extern const char analytics_schema_sql[]; /* src/analytics/analytics_schema.c */
 extern const char channels_schema_sql[];  /* src/channels/channels_schema.c */
 extern const char rules_schema_5_sql[];   /* src/rules/rules_schema.c */
 extern const char analytics_schema_7_sql[]; /* src/analytics/analytics_schema.c */
+extern const char analytics_schema_9_sql[]; /* src/analytics/analytics_schema.c */
 
 static const char core_schema_sql[] =
     /* 1: the core model */
@@ -143,6 +144,7 @@ static const char *const steps[] = {
     core_schema_6_sql,    /* 6 */
     analytics_schema_7_sql, /* 7 */
     core_schema_8_sql,    /* 8 */
+    analytics_schema_9_sql, /* 9 */
 };
 
 #define N_STEPS (int)(sizeof steps / sizeof steps[0])
