@@ -5,7 +5,7 @@
  * goodwill limits and approvals, webhooks and the QR secret.  Forward only
  * once released; the seed rows are the defaults an admin edits later.
  * rules_schema_5_sql is step 5: signed webhooks and timers kept only while
- * pending.
+ * pending; rules_schema_10_sql is step 10: SLA clocks WITHOUT ROWID.
  */
 
 const char rules_schema_sql[] =
@@ -161,3 +161,22 @@ const char rules_schema_5_sql[] =
     "ALTER TABLE webhook_queue ADD COLUMN signature TEXT;"
     "DELETE FROM timers WHERE fired_at_ms IS NOT NULL;"
     "CREATE INDEX timers_order ON timers(order_id) WHERE order_id IS NOT NULL;";
+
+/*
+ * Step 10: SLA clocks keyed by (request, clock) in one B-tree (WITHOUT ROWID)
+ * and without the index by outcome no query needed: a new request's two
+ * clocks were six B-tree inserts, now two.
+ */
+const char rules_schema_10_sql[] =
+    "CREATE TABLE sla_clocks_k ("
+    "  request_id INTEGER NOT NULL, clock TEXT NOT NULL, policy_id INTEGER NOT NULL,"
+    "  calendar TEXT NOT NULL, time_zone TEXT NOT NULL, started_at_ms INTEGER NOT NULL,"
+    "  target_ms INTEGER NOT NULL, warn_pct INTEGER NOT NULL, due_at_ms INTEGER NOT NULL,"
+    "  warn_at_ms INTEGER NOT NULL, state TEXT NOT NULL, paused_at_ms INTEGER,"
+    "  stopped_at_ms INTEGER, outcome TEXT, warned_at_ms INTEGER, breached_at_ms INTEGER,"
+    "  PRIMARY KEY (request_id, clock)) WITHOUT ROWID;"
+    "INSERT INTO sla_clocks_k SELECT request_id, clock, policy_id, calendar, time_zone,"
+    "  started_at_ms, target_ms, warn_pct, due_at_ms, warn_at_ms, state, paused_at_ms,"
+    "  stopped_at_ms, outcome, warned_at_ms, breached_at_ms FROM sla_clocks ORDER BY 1, 2;"
+    "DROP TABLE sla_clocks;"
+    "ALTER TABLE sla_clocks_k RENAME TO sla_clocks;";

@@ -17,6 +17,7 @@ extern const char rules_schema_sql[];     /* src/rules/rules_schema.c */
 extern const char analytics_schema_sql[]; /* src/analytics/analytics_schema.c */
 extern const char channels_schema_sql[];  /* src/channels/channels_schema.c */
 extern const char rules_schema_5_sql[];   /* src/rules/rules_schema.c */
+extern const char rules_schema_10_sql[];  /* src/rules/rules_schema.c */
 extern const char analytics_schema_7_sql[]; /* src/analytics/analytics_schema.c */
 extern const char analytics_schema_9_sql[]; /* src/analytics/analytics_schema.c */
 
@@ -145,6 +146,7 @@ static const char *const steps[] = {
     analytics_schema_7_sql, /* 7 */
     core_schema_8_sql,    /* 8 */
     analytics_schema_9_sql, /* 9 */
+    rules_schema_10_sql,  /* 10 */
 };
 
 #define N_STEPS (int)(sizeof steps / sizeof steps[0])
