@@ -1735,14 +1735,21 @@ static int64_t wal_pages_now(const struct fx *f)
     return stat(p, &st) == 0 ? (int64_t)st.st_size / (4096 + 24) : 0;
 }
 
-static void test_wal_checkpointed_by_its_thread(void **state)
+/* The fixture's store again, with a WAL threshold of 64 pages and small caches. */
+static void reopen_small_wal(struct fx *f)
 {
-    struct fx *f = *state;
     struct err_info err = {0};
     store_close(f->s);
     const struct store_options opt = {.n_readers = 2, .reader_cache_kib = 512,
                                       .writer_cache_kib = 1024, .wal_pages = 64};
     assert_int_equal(store_open(f->path, &opt, &f->s, &err), 0);
+}
+
+static void test_wal_checkpointed_by_its_thread(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    reopen_small_wal(f);
     /* About fifteen times the threshold, one commit of three pages at a time. */
     int64_t most = 0;
     for (int i = 0; i < 300; i++) {
@@ -1932,10 +1939,7 @@ static void test_large_commit_checkpointed_by_the_thread(void **state)
 {
     struct fx *f = *state;
     struct err_info err = {0};
-    store_close(f->s);
-    const struct store_options opt = {.n_readers = 2, .reader_cache_kib = 512,
-                                      .writer_cache_kib = 1024, .wal_pages = 64};
-    assert_int_equal(store_open(f->path, &opt, &f->s, &err), 0);
+    reopen_small_wal(f);
     struct store_checkpoints before = store_checkpoints(f->s);
     int n = 1500; /* ~7 MB: some 1,700 pages, 25 times the threshold */
     assert_int_equal(store_write(f->s, job_many_blobs, &n, &err), 0);
