@@ -10,11 +10,12 @@
  *   request rows into memory, in id        survey answers summed; replies
  *     order, until the log is read  ---> the request rows after those
  *   facts of its rows appended to        an_roll_req's rows: the facts sorted
- *     an_fact_blocks, then those     <---  by key and summed; the coarser
- *     of the helper's rows                 grains and the chain's rows from
- *   each rollup table appended in key      them; survey rows sorted
- *     order as soon as its rows are  <---
- *     ready
+ *     an_fact_blocks, then those     <---  by key and summed, the chain's,
+ *     of the helper's rows                 then store by store; the coarser
+ *   each rollup table appended in key <--- grains and the chain's rows from
+ *     order as soon as its rows are        them; survey rows sorted
+ *     ready (an_roll_req's as each
+ *     store's are)
  *
  * The writer connection is the bound: ~9 M rollup rows inserted for 10 M
  * requests (their facts are 120,000 rows of blocks).
@@ -76,9 +77,12 @@ struct rebuild {
     struct kmap grains[N_GRAINS];
     struct kmap surv, matrix;
     /* The tables' rows in primary key order, made by the helper: the grains, then
-     * an_roll_survey and an_roll_matrix; n_ready of them so far (under mu). */
+     * an_roll_survey and an_roll_matrix; n_ready of them so far (under mu), and
+     * n_req_ready rows of an_roll_req before it is whole (the chain's, then store
+     * by store). */
     struct rows rows[N_TABLES];
     int n_ready;
+    size_t n_req_ready;
     int64_t last_id;
     struct rebuild_stats st;
     uint64_t job_end_ns; /* the job's end: the commit follows */
@@ -295,13 +299,20 @@ static bool wait_for(struct rebuild *rb, const bool *flag)
     return ok;
 }
 
-/* The same for the helper's n_ready-th table. */
-static bool wait_for_table(struct rebuild *rb, int t)
+/*
+ * The same for table t's rows: wait until more than have of them are ready,
+ * or all; *n gets how many are, *is_all whether that is all of them.  Only
+ * an_roll_req's come in parts (req_rows_ready); its arrays are allocated
+ * whole before the first, so the rows ready stay where they are.
+ */
+static bool wait_for_rows(struct rebuild *rb, int t, size_t have, size_t *n, bool *is_all)
 {
     pthread_mutex_lock(&rb->mu);
-    while (rb->n_ready <= t && !rb->is_stopping)
+    while (rb->n_ready <= t && !(t == G_REQ && rb->n_req_ready > have) && !rb->is_stopping)
         pthread_cond_wait(&rb->cond, &rb->mu);
-    bool ok = rb->n_ready > t;
+    *is_all = rb->n_ready > t;
+    *n = *is_all ? rb->rows[t].n : t == G_REQ ? rb->n_req_ready : 0;
+    bool ok = *is_all || *n > have;
     pthread_mutex_unlock(&rb->mu);
     return ok;
 }
@@ -310,6 +321,15 @@ static void rows_ready(struct rebuild *rb)
 {
     pthread_mutex_lock(&rb->mu);
     rb->n_ready++;
+    pthread_cond_broadcast(&rb->cond);
+    pthread_mutex_unlock(&rb->mu);
+}
+
+/* The first n of an_roll_req's rows are ready. */
+static void req_rows_ready(struct rebuild *rb, size_t n)
+{
+    pthread_mutex_lock(&rb->mu);
+    rb->n_req_ready = n;
     pthread_cond_broadcast(&rb->cond);
     pthread_mutex_unlock(&rb->mu);
 }
@@ -434,30 +454,48 @@ static void reduce_facts(struct rebuild *rb, const struct key_pair *pairs, size_
  * then those with a store by their store row's.  A map of the ~8 M rows of
  * 10 M requests missed the cache on every update; a radix sort of (key,
  * fact) pairs streams, and the rows come out in the order they are written.
- * The chain's rows sort first (store 0).
+ *
+ * The rows are handed to the writer as they come: the chain's first (store
+ * 0 sorts first), then the stores' one store at a time, so that it inserts
+ * a store's rows while the next is sorted.  The facts with a store are
+ * split by store id first (a stable sort, in id order within a store), then
+ * each store's sorted by its order key: the store is the key's high bits,
+ * so the rows are those of one sort of them all, in the same order.
  */
 static void sum_req_rows(struct rebuild *rb, kmap_order_fn order)
 {
     struct key_pair *pairs = xmalloc((rb->n_raws + 1) * sizeof *pairs);
     struct rows *out = &rb->rows[G_REQ];
-    size_t n_touched = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < rb->n_raws; i++) {
+        if (!is_touched(rb, rb->raws[i].id))
+            continue;
+        struct fact f;
+        fact_of(rb, &rb->raws[i], &f);
+        f.store_id = 0;
+        pairs[n++] = (struct key_pair){order(rollup_key(G_REQ, &f)), i};
+    }
+    out->keys = xmalloc((2 * n + 1) * sizeof *out->keys);
+    out->vals = xmalloc((2 * n + 1) * N_MEASURES * sizeof *out->vals);
+    key_pairs_sort(pairs, n);
+    reduce_facts(rb, pairs, n, true, out);
+    req_rows_ready(rb, out->n);
+    /* the stores' rows */
+    n = 0;
     for (size_t i = 0; i < rb->n_raws; i++)
-        n_touched += is_touched(rb, rb->raws[i].id);
-    out->keys = xmalloc((2 * n_touched + 1) * sizeof *out->keys);
-    out->vals = xmalloc((2 * n_touched + 1) * N_MEASURES * sizeof *out->vals);
-    for (int pass = 0; pass < 2; pass++) {
-        size_t n = 0;
-        for (size_t i = 0; i < rb->n_raws; i++) {
-            if (!is_touched(rb, rb->raws[i].id) || (pass == 1 && rb->raws[i].store_id == 0))
-                continue;
+        if (is_touched(rb, rb->raws[i].id) && rb->raws[i].store_id != 0)
+            pairs[n++] = (struct key_pair){(uint64_t)rb->raws[i].store_id, i};
+    key_pairs_sort(pairs, n);
+    for (size_t from = 0, to; from < n; from = to) {
+        uint64_t store_id = pairs[from].key;
+        for (to = from; to < n && pairs[to].key == store_id; to++) {
             struct fact f;
-            fact_of(rb, &rb->raws[i], &f);
-            if (pass == 0)
-                f.store_id = 0;
-            pairs[n++] = (struct key_pair){order(rollup_key(G_REQ, &f)), i};
+            fact_of(rb, &rb->raws[pairs[to].idx], &f);
+            pairs[to].key = order(rollup_key(G_REQ, &f));
         }
-        key_pairs_sort(pairs, n);
-        reduce_facts(rb, pairs, n, pass == 0, out);
+        key_pairs_sort(pairs + from, to - from);
+        reduce_facts(rb, pairs + from, to - from, false, out);
+        req_rows_ready(rb, out->n);
     }
     free(pairs);
 }
@@ -512,7 +550,8 @@ static void derive_rows(struct rebuild *rb, const kmap_order_fn order[N_GRAINS])
 
 /*
  * The tables' rows, in the order the writer takes them: an_roll_req first
- * (the largest; written while the other grains are summed), then the rest.
+ * (the largest; written while its next stores' rows and the other grains are
+ * summed), then the rest.
  * The sort is by the tables' text order when every vocabulary fits.
  */
 static void sum_all(struct rebuild *rb)
@@ -726,10 +765,6 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
     struct bulk *b = xmalloc(sizeof *b);
     int rc = 0;
     for (int t = 0; t < N_TABLES && rc == 0; t++) {
-        if (!wait_for_table(rb, t)) {
-            rc = ERR_UNAVAILABLE; /* the helper's error, taken at the join */
-            break;
-        }
         const struct rows *x = &rb->rows[t];
         if (t < N_GRAINS)
             bulk_open(b, db, grain_insert_into[t], grain_n_cells[t]);
@@ -737,7 +772,13 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
             bulk_open(b, db, survey_insert_into, 4 + N_SMEASURES);
         else
             bulk_open(b, db, matrix_insert_into, 6);
-        for (size_t o = 0; o < x->n && rc == 0; o++) {
+        size_t n = 0; /* rows ready */
+        bool is_all = false;
+        for (size_t o = 0; rc == 0; o++) {
+            if (o == n && !is_all && !wait_for_rows(rb, t, n, &n, &is_all))
+                rc = ERR_UNAVAILABLE; /* the helper's error, taken at the join */
+            if (o == n || rc != 0)
+                break;
             if (t < N_GRAINS) {
                 const int64_t *v = x->vals + o * N_MEASURES;
                 bool any = false;
