@@ -8,7 +8,8 @@
  *   job's thread (writer connection)     helper
  *   empty the rollups and facts          the log: touched requests, reopens,
  *   request rows into memory, in id        survey answers summed; replies
- *     order, until the log is read  ---> the request rows after those
+ *     order, until the log is read, ---> the second half of the request rows
+ *     then the first half of the rest      left, meanwhile
  *   facts of its rows appended to        an_roll_req's rows: the facts sorted
  *     an_fact_blocks, then those     <---  by key and summed, the chain's,
  *     of the helper's rows                 then store by store; the coarser
@@ -71,7 +72,9 @@ struct rebuild {
     unsigned char *req;
     size_t cap_req;
     /* Every request row, in id order: [0, n_mine) read by the job's thread, then
-     * [n_mine, n_raws) by the helper (room for max(id) rows, allocated once). */
+     * [n_mine, n_raws) by the helper (room for max(id) rows, allocated once; the
+     * helper reads its rows to [split_id, ...) and moves them down once n_mine is
+     * known). */
     struct raw *raws;
     size_t n_raws, n_mine, cap_raws;
     struct kmap grains[N_GRAINS];
@@ -87,8 +90,9 @@ struct rebuild {
     struct rebuild_stats st;
     uint64_t job_end_ns; /* the job's end: the commit follows */
     /* The hand-over between the two threads (under mu, changes broadcast on cond):
-     * the log read, where the job's thread stopped reading requests, the rest read. */
-    bool is_log_read, has_split, is_read, is_stopping;
+     * the log read, where the job's thread will stop reading requests, its requests
+     * read, all read. */
+    bool is_log_read, has_split, is_mine_read, is_read, is_stopping;
     int64_t split_id;             /* the helper reads the requests after this id */
     _Atomic bool is_log_read_now; /* is_log_read, polled while reading requests */
     /* the helper's result */
@@ -229,18 +233,19 @@ static int scan_events(struct db *r, struct rebuild *rb, struct err_info *err)
 }
 
 /*
- * The request rows after after_id, each with its fact but first-contact
- * resolution, in id order, into raws from *n on.  may_stop: return as soon
- * as the helper has read the log (checked every 4096 rows); *out_last_id
- * gets the last id read.
+ * The request rows after after_id up to until_id, each with its fact but
+ * first-contact resolution, in id order, into raws from *n on.  may_stop:
+ * return as soon as the helper has read the log (checked every 4096 rows);
+ * *out_last_id gets the last id read.
  */
-static int scan_requests(struct db *r, struct rebuild *rb, int64_t after_id, bool may_stop,
-                         size_t *n, int64_t *out_last_id, struct err_info *err)
+static int scan_requests(struct db *r, struct rebuild *rb, int64_t after_id, int64_t until_id,
+                         bool may_stop, size_t *n, int64_t *out_last_id, struct err_info *err)
 {
     sqlite3_stmt *st = db_stmt(r, "SELECT id, created_at_ms, store_id, channel, topic, kind, "
                                   "sentiment, assignee_id, first_response_at_ms, solved_at_ms "
-                                  "FROM requests WHERE id > $1 ORDER BY id");
+                                  "FROM requests WHERE id > $1 AND id <= $2 ORDER BY id");
     db_bind_i64(st, 1, after_id);
+    db_bind_i64(st, 2, until_id);
     int rc;
     *out_last_id = after_id;
     while ((rc = db_step(r, st, err)) == 1) {
@@ -591,8 +596,8 @@ static void sum_all(struct rebuild *rb)
 
 /*
  * The helper: the log (what each request's events say, survey answers,
- * replies), then the requests after the one where the job's thread stopped
- * reading when the log was read, on the same read connection; then the sums.
+ * replies), then the requests after split_id on the same read connection
+ * (the job's thread reads those before), then the sums.
  */
 static void *helper_main(void *arg)
 {
@@ -611,11 +616,12 @@ static void *helper_main(void *arg)
         is_split = wait_for(rb, &rb->has_split);
     }
     t1 = clock_mono_ns();
+    /* The job's thread reads at most split_id rows (ids are unique and positive):
+     * the helper's go after those, moved down once it has read its own. */
+    size_t from = is_split ? (size_t)rb->split_id : 0, n = from;
     if (is_split) {
-        size_t n = rb->n_mine;
         int64_t last;
-        rc = scan_requests(r, rb, rb->split_id, false, &n, &last, &rb->helper_err);
-        rb->n_raws = n;
+        rc = scan_requests(r, rb, rb->split_id, INT64_MAX, false, &n, &last, &rb->helper_err);
     }
     reader_close(r);
     rb->st.requests_rest_s = (double)(clock_mono_ns() - t1) / 1e9;
@@ -624,8 +630,10 @@ static void *helper_main(void *arg)
         hand_over(rb, &rb->is_stopping);
         return NULL;
     }
-    if (!is_split) /* the job's thread stopped */
+    if (!is_split || !wait_for(rb, &rb->is_mine_read)) /* the job's thread stopped */
         return NULL;
+    memmove(rb->raws + rb->n_mine, rb->raws + from, (n - from) * sizeof *rb->raws);
+    rb->n_raws = rb->n_mine + (n - from);
     hand_over(rb, &rb->is_read);
     sum_all(rb);
     return NULL;
@@ -816,11 +824,12 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         return err_set(err, ERR_UNAVAILABLE, "", "a rebuild needs a database file");
     struct db *r = NULL;
     int rc = reader_open(rb, &r, err);
+    int64_t max_id = 0;
     if (rc == 0) {
         /* Room for every request row of the snapshot: ids are unique and positive
          * (and dense: SQLite assigns them), so there are at most max(id). */
         sqlite3_stmt *st = db_stmt(r, "SELECT max(id) FROM requests");
-        int64_t max_id = db_step(r, st, err) == 1 ? db_col_i64(st, 0) : 0;
+        max_id = db_step(r, st, err) == 1 ? db_col_i64(st, 0) : 0;
         sqlite3_reset(st);
         rb->cap_raws = max_id > 0 ? (size_t)max_id : 0;
         rb->raws = xmalloc((rb->cap_raws + 1) * sizeof *rb->raws);
@@ -835,21 +844,20 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         rc = db_exec(db, clear_sql, err);
     uint64_t t1 = clock_mono_ns();
     rb->st.clear_s = (double)(t1 - t0) / 1e9;
-    /* The requests, until the helper has read the log; it reads the rest. */
+    /* The requests, until the helper has read the log; then the first half of the
+     * rest here while the helper reads the second. */
     size_t n = 0;
-    int64_t split = 0;
+    int64_t last = 0;
     if (rc == 0)
-        rc = scan_requests(r, rb, 0, true, &n, &split, err);
+        rc = scan_requests(r, rb, 0, INT64_MAX, true, &n, &last, err);
+    if (rc == 0) {
+        rb->split_id = last + (max_id - last) / 2;
+        hand_over(rb, &rb->has_split);
+        rc = scan_requests(r, rb, last, rb->split_id, false, &n, &last, err);
+    }
     reader_close(r);
-    pthread_mutex_lock(&rb->mu);
     rb->n_mine = n;
-    rb->split_id = split;
-    if (rc == 0)
-        rb->has_split = true;
-    else
-        rb->is_stopping = true;
-    pthread_cond_broadcast(&rb->cond);
-    pthread_mutex_unlock(&rb->mu);
+    hand_over(rb, rc == 0 ? &rb->is_mine_read : &rb->is_stopping);
     rb->st.requests_s = (double)(clock_mono_ns() - t1) / 1e9;
     /* The facts of the rows read here once the log is read, then of the helper's. */
     if (rc == 0 && !wait_for(rb, &rb->is_log_read))

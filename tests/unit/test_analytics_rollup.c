@@ -326,10 +326,11 @@ static void test_rebuild_equals_incremental(void **state)
 }
 
 /*
- * Many requests over several stores, their ids not in store order, several of
- * them a row (same store, day, channel, topic and kind) and some without a
- * store: the rebuild hands an_roll_req's rows over store by store, and
- * every way the two threads share the requests gives the consumer's tables.
+ * Many requests over several stores, their ids not in store order and with
+ * gaps, several of them a row (same store, day, channel, topic and kind) and
+ * some without a store: the rebuild hands an_roll_req's rows over store by
+ * store, and every way the two threads share the requests gives the
+ * consumer's tables.
  */
 #define N_MANY 400
 
@@ -343,9 +344,10 @@ static int many_stores_job(struct store_tx *tx, void *arg, struct err_info *err)
     struct db *db = store_tx_db(tx);
     sqlite3_stmt *st = db_stmt(db, "INSERT INTO requests (channel, store_id, kind, status, "
                                    "priority, topic, sentiment, created_at_ms, updated_at_ms, "
-                                   "first_response_at_ms, solved_at_ms) VALUES ($1, $2, $3, "
-                                   "'open', 'normal', $4, $5, $6, $6, $7, $8)");
+                                   "first_response_at_ms, solved_at_ms, id) VALUES ($1, $2, $3, "
+                                   "'open', 'normal', $4, $5, $6, $6, $7, $8, $9)");
     for (int i = 0; i < N_MANY; i++) {
+        db_bind_i64(st, 9, 1000 + 3 * i + i % 2);
         int64_t store_id = (i * 7) % 13 < 2 ? 0 : (i * 7) % 13 + 100 * (i % 2);
         int64_t created = T0_MS - (i % 3) * 24 * HOUR_MS;
         db_bind_text(st, 1, channels[(i / 5) % 4], -1);
@@ -383,7 +385,7 @@ static void test_rebuild_many_stores(void **state)
     assert_int_equal(q1("SELECT count(DISTINCT store_id) FROM an_roll_req"), 24);
     assert_true(q1("SELECT max(n_created) FROM an_roll_req WHERE store_id > 0") > 1);
     char *incremental = dump();
-    static const int split_rows[] = {-1, 1, 5, 200, N_MANY};
+    static const int split_rows[] = {-1, 1, 5, 6, 200, N_MANY, N_MANY + 4};
     for (size_t k = 0; k < sizeof split_rows / sizeof split_rows[0]; k++) {
         rebuild_split_rows = split_rows[k];
         struct rebuild_stats st;
