@@ -304,6 +304,15 @@ static bool wait_for(struct rebuild *rb, const bool *flag)
     return ok;
 }
 
+/* wait_for on the job's thread, timed (wait_s). */
+static bool job_wait_for(struct rebuild *rb, const bool *flag)
+{
+    uint64_t t0 = clock_mono_ns();
+    bool ok = wait_for(rb, flag);
+    rb->st.wait_s += (double)(clock_mono_ns() - t0) / 1e9;
+    return ok;
+}
+
 /*
  * The same for table t's rows: wait until more than have of them are ready,
  * or all; *n gets how many are, *is_all whether that is all of them.  Only
@@ -312,6 +321,7 @@ static bool wait_for(struct rebuild *rb, const bool *flag)
  */
 static bool wait_for_rows(struct rebuild *rb, int t, size_t have, size_t *n, bool *is_all)
 {
+    uint64_t t0 = clock_mono_ns();
     pthread_mutex_lock(&rb->mu);
     while (rb->n_ready <= t && !(t == G_REQ && rb->n_req_ready > have) && !rb->is_stopping)
         pthread_cond_wait(&rb->cond, &rb->mu);
@@ -319,6 +329,7 @@ static bool wait_for_rows(struct rebuild *rb, int t, size_t have, size_t *n, boo
     *n = *is_all ? rb->rows[t].n : t == G_REQ ? rb->n_req_ready : 0;
     bool ok = *is_all || *n > have;
     pthread_mutex_unlock(&rb->mu);
+    rb->st.wait_s += (double)(clock_mono_ns() - t0) / 1e9;
     return ok;
 }
 
@@ -870,7 +881,7 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         rc = err_set(err, ERR_INTERNAL, "", "cannot prepare the facts' insert");
     if (rc == 0)
         rc = write_facts(db, rb, &fb, 0, rb->n_mine, err);
-    if (rc == 0 && !wait_for(rb, &rb->is_read))
+    if (rc == 0 && !job_wait_for(rb, &rb->is_read))
         rc = ERR_UNAVAILABLE;
     if (rc == 0)
         rc = write_facts(db, rb, &fb, rb->n_mine, rb->n_raws, err);
