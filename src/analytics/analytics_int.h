@@ -123,8 +123,8 @@ uint64_t survey_key(const struct survey_answer_ev *a);
 uint64_t matrix_key(const struct survey_answer_ev *a);
 void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES]);
 
-/* For tests: the rebuild's job thread reads at most this many request rows and the
- * helper the rest (-1: as many as it reads before the helper has read the log). */
+/* For tests: the rebuild's job thread reads this many request rows before it shares the
+ * rest with the helper (-1: as many as it reads before the helper has read the log). */
 extern int rebuild_split_rows;
 
 /* Upsert the summed deltas of one grain (values N_MEASURES wide). */

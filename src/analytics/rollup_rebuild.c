@@ -8,13 +8,15 @@
  *   job's thread (writer connection)     helper
  *   empty the rollups and facts          the log: touched requests, reopens,
  *   request rows into memory, in id        survey answers summed; replies
- *     order, until the log is read  ---> the request rows after those
+ *     order, until the log is read, ---> the second half of the request rows
+ *     then the first half of the rest      left, meanwhile
  *   facts of its rows appended to        an_roll_req's rows: the facts sorted
- *     an_fact_blocks, then those     <---  by key and summed; the coarser
- *     of the helper's rows                 grains and the chain's rows from
- *   each rollup table appended in key      them; survey rows sorted
- *     order as soon as its rows are  <---
- *     ready
+ *     an_fact_blocks, then those     <---  by key and summed, the chain's,
+ *     of the helper's rows                 then store by store; the coarser
+ *   each rollup table appended in key <--- grains and the chain's rows from
+ *     order as soon as its rows are        them; survey rows sorted
+ *     ready (an_roll_req's as each
+ *     store's are)
  *
  * The writer connection is the bound: ~9 M rollup rows inserted for 10 M
  * requests (their facts are 120,000 rows of blocks).
@@ -70,21 +72,27 @@ struct rebuild {
     unsigned char *req;
     size_t cap_req;
     /* Every request row, in id order: [0, n_mine) read by the job's thread, then
-     * [n_mine, n_raws) by the helper (room for max(id) rows, allocated once). */
+     * [n_mine, n_raws) by the helper (room for max(id) rows, allocated once; the
+     * helper reads its rows to [split_id, ...) and moves them down once n_mine is
+     * known). */
     struct raw *raws;
     size_t n_raws, n_mine, cap_raws;
     struct kmap grains[N_GRAINS];
     struct kmap surv, matrix;
     /* The tables' rows in primary key order, made by the helper: the grains, then
-     * an_roll_survey and an_roll_matrix; n_ready of them so far (under mu). */
+     * an_roll_survey and an_roll_matrix; n_ready of them so far (under mu), and
+     * n_req_ready rows of an_roll_req before it is whole (the chain's, then store
+     * by store). */
     struct rows rows[N_TABLES];
     int n_ready;
+    size_t n_req_ready;
     int64_t last_id;
     struct rebuild_stats st;
     uint64_t job_end_ns; /* the job's end: the commit follows */
     /* The hand-over between the two threads (under mu, changes broadcast on cond):
-     * the log read, where the job's thread stopped reading requests, the rest read. */
-    bool is_log_read, has_split, is_read, is_stopping;
+     * the log read, where the job's thread will stop reading requests, its requests
+     * read, all read. */
+    bool is_log_read, has_split, is_mine_read, is_read, is_stopping;
     int64_t split_id;             /* the helper reads the requests after this id */
     _Atomic bool is_log_read_now; /* is_log_read, polled while reading requests */
     /* the helper's result */
@@ -225,18 +233,19 @@ static int scan_events(struct db *r, struct rebuild *rb, struct err_info *err)
 }
 
 /*
- * The request rows after after_id, each with its fact but first-contact
- * resolution, in id order, into raws from *n on.  may_stop: return as soon
- * as the helper has read the log (checked every 4096 rows); *out_last_id
- * gets the last id read.
+ * The request rows after after_id up to until_id, each with its fact but
+ * first-contact resolution, in id order, into raws from *n on.  may_stop:
+ * return as soon as the helper has read the log (checked every 4096 rows);
+ * *out_last_id gets the last id read.
  */
-static int scan_requests(struct db *r, struct rebuild *rb, int64_t after_id, bool may_stop,
-                         size_t *n, int64_t *out_last_id, struct err_info *err)
+static int scan_requests(struct db *r, struct rebuild *rb, int64_t after_id, int64_t until_id,
+                         bool may_stop, size_t *n, int64_t *out_last_id, struct err_info *err)
 {
     sqlite3_stmt *st = db_stmt(r, "SELECT id, created_at_ms, store_id, channel, topic, kind, "
                                   "sentiment, assignee_id, first_response_at_ms, solved_at_ms "
-                                  "FROM requests WHERE id > $1 ORDER BY id");
+                                  "FROM requests WHERE id > $1 AND id <= $2 ORDER BY id");
     db_bind_i64(st, 1, after_id);
+    db_bind_i64(st, 2, until_id);
     int rc;
     *out_last_id = after_id;
     while ((rc = db_step(r, st, err)) == 1) {
@@ -295,14 +304,32 @@ static bool wait_for(struct rebuild *rb, const bool *flag)
     return ok;
 }
 
-/* The same for the helper's n_ready-th table. */
-static bool wait_for_table(struct rebuild *rb, int t)
+/* wait_for on the job's thread, timed (wait_s). */
+static bool job_wait_for(struct rebuild *rb, const bool *flag)
 {
+    uint64_t t0 = clock_mono_ns();
+    bool ok = wait_for(rb, flag);
+    rb->st.wait_s += (double)(clock_mono_ns() - t0) / 1e9;
+    return ok;
+}
+
+/*
+ * The same for table t's rows: wait until more than have of them are ready,
+ * or all; *n gets how many are, *is_all whether that is all of them.  Only
+ * an_roll_req's come in parts (req_rows_ready); its arrays are allocated
+ * whole before the first, so the rows ready stay where they are.
+ */
+static bool wait_for_rows(struct rebuild *rb, int t, size_t have, size_t *n, bool *is_all)
+{
+    uint64_t t0 = clock_mono_ns();
     pthread_mutex_lock(&rb->mu);
-    while (rb->n_ready <= t && !rb->is_stopping)
+    while (rb->n_ready <= t && !(t == G_REQ && rb->n_req_ready > have) && !rb->is_stopping)
         pthread_cond_wait(&rb->cond, &rb->mu);
-    bool ok = rb->n_ready > t;
+    *is_all = rb->n_ready > t;
+    *n = *is_all ? rb->rows[t].n : t == G_REQ ? rb->n_req_ready : 0;
+    bool ok = *is_all || *n > have;
     pthread_mutex_unlock(&rb->mu);
+    rb->st.wait_s += (double)(clock_mono_ns() - t0) / 1e9;
     return ok;
 }
 
@@ -310,6 +337,15 @@ static void rows_ready(struct rebuild *rb)
 {
     pthread_mutex_lock(&rb->mu);
     rb->n_ready++;
+    pthread_cond_broadcast(&rb->cond);
+    pthread_mutex_unlock(&rb->mu);
+}
+
+/* The first n of an_roll_req's rows are ready. */
+static void req_rows_ready(struct rebuild *rb, size_t n)
+{
+    pthread_mutex_lock(&rb->mu);
+    rb->n_req_ready = n;
     pthread_cond_broadcast(&rb->cond);
     pthread_mutex_unlock(&rb->mu);
 }
@@ -434,30 +470,48 @@ static void reduce_facts(struct rebuild *rb, const struct key_pair *pairs, size_
  * then those with a store by their store row's.  A map of the ~8 M rows of
  * 10 M requests missed the cache on every update; a radix sort of (key,
  * fact) pairs streams, and the rows come out in the order they are written.
- * The chain's rows sort first (store 0).
+ *
+ * The rows are handed to the writer as they come: the chain's first (store
+ * 0 sorts first), then the stores' one store at a time, so that it inserts
+ * a store's rows while the next is sorted.  The facts with a store are
+ * split by store id first (a stable sort, in id order within a store), then
+ * each store's sorted by its order key: the store is the key's high bits,
+ * so the rows are those of one sort of them all, in the same order.
  */
 static void sum_req_rows(struct rebuild *rb, kmap_order_fn order)
 {
     struct key_pair *pairs = xmalloc((rb->n_raws + 1) * sizeof *pairs);
     struct rows *out = &rb->rows[G_REQ];
-    size_t n_touched = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < rb->n_raws; i++) {
+        if (!is_touched(rb, rb->raws[i].id))
+            continue;
+        struct fact f;
+        fact_of(rb, &rb->raws[i], &f);
+        f.store_id = 0;
+        pairs[n++] = (struct key_pair){order(rollup_key(G_REQ, &f)), i};
+    }
+    out->keys = xmalloc((2 * n + 1) * sizeof *out->keys);
+    out->vals = xmalloc((2 * n + 1) * N_MEASURES * sizeof *out->vals);
+    key_pairs_sort(pairs, n);
+    reduce_facts(rb, pairs, n, true, out);
+    req_rows_ready(rb, out->n);
+    /* the stores' rows */
+    n = 0;
     for (size_t i = 0; i < rb->n_raws; i++)
-        n_touched += is_touched(rb, rb->raws[i].id);
-    out->keys = xmalloc((2 * n_touched + 1) * sizeof *out->keys);
-    out->vals = xmalloc((2 * n_touched + 1) * N_MEASURES * sizeof *out->vals);
-    for (int pass = 0; pass < 2; pass++) {
-        size_t n = 0;
-        for (size_t i = 0; i < rb->n_raws; i++) {
-            if (!is_touched(rb, rb->raws[i].id) || (pass == 1 && rb->raws[i].store_id == 0))
-                continue;
+        if (is_touched(rb, rb->raws[i].id) && rb->raws[i].store_id != 0)
+            pairs[n++] = (struct key_pair){(uint64_t)rb->raws[i].store_id, i};
+    key_pairs_sort(pairs, n);
+    for (size_t from = 0, to; from < n; from = to) {
+        uint64_t store_id = pairs[from].key;
+        for (to = from; to < n && pairs[to].key == store_id; to++) {
             struct fact f;
-            fact_of(rb, &rb->raws[i], &f);
-            if (pass == 0)
-                f.store_id = 0;
-            pairs[n++] = (struct key_pair){order(rollup_key(G_REQ, &f)), i};
+            fact_of(rb, &rb->raws[pairs[to].idx], &f);
+            pairs[to].key = order(rollup_key(G_REQ, &f));
         }
-        key_pairs_sort(pairs, n);
-        reduce_facts(rb, pairs, n, pass == 0, out);
+        key_pairs_sort(pairs + from, to - from);
+        reduce_facts(rb, pairs + from, to - from, false, out);
+        req_rows_ready(rb, out->n);
     }
     free(pairs);
 }
@@ -512,7 +566,8 @@ static void derive_rows(struct rebuild *rb, const kmap_order_fn order[N_GRAINS])
 
 /*
  * The tables' rows, in the order the writer takes them: an_roll_req first
- * (the largest; written while the other grains are summed), then the rest.
+ * (the largest; written while its next stores' rows and the other grains are
+ * summed), then the rest.
  * The sort is by the tables' text order when every vocabulary fits.
  */
 static void sum_all(struct rebuild *rb)
@@ -552,8 +607,8 @@ static void sum_all(struct rebuild *rb)
 
 /*
  * The helper: the log (what each request's events say, survey answers,
- * replies), then the requests after the one where the job's thread stopped
- * reading when the log was read, on the same read connection; then the sums.
+ * replies), then the requests after split_id on the same read connection
+ * (the job's thread reads those before), then the sums.
  */
 static void *helper_main(void *arg)
 {
@@ -572,11 +627,12 @@ static void *helper_main(void *arg)
         is_split = wait_for(rb, &rb->has_split);
     }
     t1 = clock_mono_ns();
+    /* The job's thread reads at most split_id rows (ids are unique and positive):
+     * the helper's go after those, moved down once it has read its own. */
+    size_t from = is_split ? (size_t)rb->split_id : 0, n = from;
     if (is_split) {
-        size_t n = rb->n_mine;
         int64_t last;
-        rc = scan_requests(r, rb, rb->split_id, false, &n, &last, &rb->helper_err);
-        rb->n_raws = n;
+        rc = scan_requests(r, rb, rb->split_id, INT64_MAX, false, &n, &last, &rb->helper_err);
     }
     reader_close(r);
     rb->st.requests_rest_s = (double)(clock_mono_ns() - t1) / 1e9;
@@ -585,8 +641,10 @@ static void *helper_main(void *arg)
         hand_over(rb, &rb->is_stopping);
         return NULL;
     }
-    if (!is_split) /* the job's thread stopped */
+    if (!is_split || !wait_for(rb, &rb->is_mine_read)) /* the job's thread stopped */
         return NULL;
+    memmove(rb->raws + rb->n_mine, rb->raws + from, (n - from) * sizeof *rb->raws);
+    rb->n_raws = rb->n_mine + (n - from);
     hand_over(rb, &rb->is_read);
     sum_all(rb);
     return NULL;
@@ -726,10 +784,6 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
     struct bulk *b = xmalloc(sizeof *b);
     int rc = 0;
     for (int t = 0; t < N_TABLES && rc == 0; t++) {
-        if (!wait_for_table(rb, t)) {
-            rc = ERR_UNAVAILABLE; /* the helper's error, taken at the join */
-            break;
-        }
         const struct rows *x = &rb->rows[t];
         if (t < N_GRAINS)
             bulk_open(b, db, grain_insert_into[t], grain_n_cells[t]);
@@ -737,7 +791,13 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
             bulk_open(b, db, survey_insert_into, 4 + N_SMEASURES);
         else
             bulk_open(b, db, matrix_insert_into, 6);
-        for (size_t o = 0; o < x->n && rc == 0; o++) {
+        size_t n = 0; /* rows ready */
+        bool is_all = false;
+        for (size_t o = 0; rc == 0; o++) {
+            if (o == n && !is_all && !wait_for_rows(rb, t, n, &n, &is_all))
+                rc = ERR_UNAVAILABLE; /* the helper's error, taken at the join */
+            if (o == n || rc != 0)
+                break;
             if (t < N_GRAINS) {
                 const int64_t *v = x->vals + o * N_MEASURES;
                 bool any = false;
@@ -775,11 +835,12 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         return err_set(err, ERR_UNAVAILABLE, "", "a rebuild needs a database file");
     struct db *r = NULL;
     int rc = reader_open(rb, &r, err);
+    int64_t max_id = 0;
     if (rc == 0) {
         /* Room for every request row of the snapshot: ids are unique and positive
          * (and dense: SQLite assigns them), so there are at most max(id). */
         sqlite3_stmt *st = db_stmt(r, "SELECT max(id) FROM requests");
-        int64_t max_id = db_step(r, st, err) == 1 ? db_col_i64(st, 0) : 0;
+        max_id = db_step(r, st, err) == 1 ? db_col_i64(st, 0) : 0;
         sqlite3_reset(st);
         rb->cap_raws = max_id > 0 ? (size_t)max_id : 0;
         rb->raws = xmalloc((rb->cap_raws + 1) * sizeof *rb->raws);
@@ -794,21 +855,20 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         rc = db_exec(db, clear_sql, err);
     uint64_t t1 = clock_mono_ns();
     rb->st.clear_s = (double)(t1 - t0) / 1e9;
-    /* The requests, until the helper has read the log; it reads the rest. */
+    /* The requests, until the helper has read the log; then the first half of the
+     * rest here while the helper reads the second. */
     size_t n = 0;
-    int64_t split = 0;
+    int64_t last = 0;
     if (rc == 0)
-        rc = scan_requests(r, rb, 0, true, &n, &split, err);
+        rc = scan_requests(r, rb, 0, INT64_MAX, true, &n, &last, err);
+    if (rc == 0) {
+        rb->split_id = last + (max_id - last) / 2;
+        hand_over(rb, &rb->has_split);
+        rc = scan_requests(r, rb, last, rb->split_id, false, &n, &last, err);
+    }
     reader_close(r);
-    pthread_mutex_lock(&rb->mu);
     rb->n_mine = n;
-    rb->split_id = split;
-    if (rc == 0)
-        rb->has_split = true;
-    else
-        rb->is_stopping = true;
-    pthread_cond_broadcast(&rb->cond);
-    pthread_mutex_unlock(&rb->mu);
+    hand_over(rb, rc == 0 ? &rb->is_mine_read : &rb->is_stopping);
     rb->st.requests_s = (double)(clock_mono_ns() - t1) / 1e9;
     /* The facts of the rows read here once the log is read, then of the helper's. */
     if (rc == 0 && !wait_for(rb, &rb->is_log_read))
@@ -821,7 +881,7 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         rc = err_set(err, ERR_INTERNAL, "", "cannot prepare the facts' insert");
     if (rc == 0)
         rc = write_facts(db, rb, &fb, 0, rb->n_mine, err);
-    if (rc == 0 && !wait_for(rb, &rb->is_read))
+    if (rc == 0 && !job_wait_for(rb, &rb->is_read))
         rc = ERR_UNAVAILABLE;
     if (rc == 0)
         rc = write_facts(db, rb, &fb, rb->n_mine, rb->n_raws, err);

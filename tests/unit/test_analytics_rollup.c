@@ -325,6 +325,80 @@ static void test_rebuild_equals_incremental(void **state)
     assert_int_equal(n, 0);
 }
 
+/*
+ * Many requests over several stores, their ids not in store order and with
+ * gaps, several of them a row (same store, day, channel, topic and kind) and
+ * some without a store: the rebuild hands an_roll_req's rows over store by
+ * store, and every way the two threads share the requests gives the
+ * consumer's tables.
+ */
+#define N_MANY 400
+
+static int many_stores_job(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    static const char *const channels[] = {"phone", "telegram", "email", "web"};
+    static const char *const topics[] = {"delivery", "checkout_queue", "price"};
+    static const char *const kinds[] = {"complaint", "question"};
+    static const char *const sentiments[] = {"negative", "neutral", "positive"};
+    struct db *db = store_tx_db(tx);
+    sqlite3_stmt *st = db_stmt(db, "INSERT INTO requests (channel, store_id, kind, status, "
+                                   "priority, topic, sentiment, created_at_ms, updated_at_ms, "
+                                   "first_response_at_ms, solved_at_ms, id) VALUES ($1, $2, $3, "
+                                   "'open', 'normal', $4, $5, $6, $6, $7, $8, $9)");
+    for (int i = 0; i < N_MANY; i++) {
+        db_bind_i64(st, 9, 1000 + 3 * i + i % 2);
+        int64_t store_id = (i * 7) % 13 < 2 ? 0 : (i * 7) % 13 + 100 * (i % 2);
+        int64_t created = T0_MS - (i % 3) * 24 * HOUR_MS;
+        db_bind_text(st, 1, channels[(i / 5) % 4], -1);
+        db_bind_i64(st, 2, store_id);
+        db_bind_text(st, 3, kinds[(i / 7) % 2], -1);
+        db_bind_text(st, 4, topics[(i / 11) % 3], -1);
+        db_bind_text(st, 5, sentiments[i % 3], -1);
+        db_bind_i64(st, 6, created);
+        if (i % 4 == 0)
+            db_bind_null(st, 7);
+        else
+            db_bind_i64(st, 7, created + (i % 5) * 20 * HOUR_MS);
+        if (i % 3 == 0)
+            db_bind_null(st, 8);
+        else
+            db_bind_i64(st, 8, created + (i % 7) * 9 * HOUR_MS);
+        int rc = db_step(db, st, err);
+        sqlite3_reset(st);
+        if (rc < 0)
+            return rc;
+        if (store_event_add(tx, "request.created", db_last_id(db), 0, 0, store_id, "test",
+                            NULL, err) <= 0)
+            return err->code;
+    }
+    return 0;
+}
+
+static void test_rebuild_many_stores(void **state)
+{
+    (void)state;
+    struct err_info err = {0};
+    assert_int_equal(store_write(s, many_stores_job, NULL, &err), 0);
+    for (int i = 0; i < N_MANY / 100 + 1; i++)
+        step();
+    assert_int_equal(q1("SELECT count(DISTINCT store_id) FROM an_roll_req"), 24);
+    assert_true(q1("SELECT max(n_created) FROM an_roll_req WHERE store_id > 0") > 1);
+    char *incremental = dump();
+    static const int split_rows[] = {-1, 1, 5, 6, 200, N_MANY, N_MANY + 4};
+    for (size_t k = 0; k < sizeof split_rows / sizeof split_rows[0]; k++) {
+        rebuild_split_rows = split_rows[k];
+        struct rebuild_stats st;
+        assert_int_equal(analytics_rebuild(s, &st, &err), 0);
+        assert_int_equal(st.n_requests, N_MANY + 4);
+        char *rebuilt = dump();
+        assert_string_equal(incremental, rebuilt);
+        free(rebuilt);
+    }
+    rebuild_split_rows = -1;
+    free(incremental);
+}
+
 /* A request whose store id does not fit the rollup keys' 24 bits (not one the stores table
  * gives, but nothing forbids it): the rebuild sums every grain from the facts then, as the
  * consumer does, and still equals it. */
@@ -479,7 +553,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rollups_follow_events),
         cmocka_unit_test(test_rebuild_equals_incremental),
-        cmocka_unit_test(test_rebuild_odd_store),
+        cmocka_unit_test(test_rebuild_many_stores),
+        cmocka_unit_test(test_rebuild_odd_store), /* after: the fallback, with many stores */
         cmocka_unit_test(test_answer_data),
         cmocka_unit_test(test_fact_encoding),
         cmocka_unit_test(test_facts_migrated),
