@@ -845,14 +845,28 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         rb->cap_raws = max_id > 0 ? (size_t)max_id : 0;
         rb->raws = xmalloc((rb->cap_raws + 1) * sizeof *rb->raws);
     }
+    sqlite3_stmt *sd = db_stmt(db, "PRAGMA secure_delete");
+    int64_t secure_delete_was = db_step(db, sd, NULL) == 1 ? db_col_i64(sd, 0) : 1;
+    if (secure_delete_was < 0 || secure_delete_was > 2)
+        secure_delete_was = 1;
+    sqlite3_reset(sd);
     pthread_t helper;
     bool has_helper = rc == 0 && pthread_create(&helper, NULL, helper_main, rb) == 0;
     if (rc == 0 && !has_helper)
         rc = err_set(err, ERR_UNAVAILABLE, "", "cannot start a thread");
     /* Empty the tables while the helper starts on the log (a whole-table DELETE frees
-     * the pages without decoding the rows, but still visits every page). */
+     * the pages without decoding the rows, but still visits every page).  SQLite
+     * as Debian builds it overwrites freed pages with zeros (secure_delete): not
+     * here, where they held counts only; the setting is back on after. */
     if (rc == 0)
+        rc = db_exec(db, "PRAGMA secure_delete = 0", err);
+    if (rc == 0) {
         rc = db_exec(db, clear_sql, err);
+        static const char *const restore[] = {"PRAGMA secure_delete = 0",
+                                              "PRAGMA secure_delete = 1",
+                                              "PRAGMA secure_delete = FAST"};
+        db_exec(db, restore[secure_delete_was], NULL);
+    }
     uint64_t t1 = clock_mono_ns();
     rb->st.clear_s = (double)(t1 - t0) / 1e9;
     /* The requests, until the helper has read the log; then the first half of the

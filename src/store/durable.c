@@ -39,6 +39,8 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A committed batch waiting for the WAL's fsync. */
@@ -83,14 +85,55 @@ static int sync_fd(int fd)
     return rc;
 }
 
+/*
+ * While no batch is waiting, a WAL that grew since its last sync (a long
+ * transaction spilling pages: a rollup rebuild writes a gigabyte before its
+ * commit) is synced every DURABLE_PRESYNC_MS, so its commit's fsync has
+ * little left to write.  Syncing more often than needed is always safe.
+ */
+#define DURABLE_PRESYNC_MS 250
+
+struct wal_seen {
+    off_t size;
+    struct timespec mtime;
+};
+
+/* Sync the WAL ahead of a commit when it changed since the last look. */
+static void presync(struct store *s, struct wal_seen *seen)
+{
+    struct stat st;
+    if (fstat(s->wal_fd, &st) != 0)
+        return;
+    if (st.st_size == seen->size && st.st_mtim.tv_sec == seen->mtime.tv_sec &&
+        st.st_mtim.tv_nsec == seen->mtime.tv_nsec)
+        return;
+    seen->size = st.st_size;
+    seen->mtime = st.st_mtim;
+    sync_fd(s->wal_fd); /* a failure shows again at the commit's own sync */
+}
+
 static void *durable_main(void *arg)
 {
     struct store *s = arg;
     pthread_setname_np(pthread_self(), "otklik-fsync");
+    struct wal_seen seen = {0};
     pthread_mutex_lock(&s->dmu);
     for (;;) {
-        while (s->d_head == NULL && !s->d_stopping)
-            pthread_cond_wait(&s->d_has, &s->dmu);
+        while (s->d_head == NULL && !s->d_stopping) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += DURABLE_PRESYNC_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&s->d_has, &s->dmu, &until) == ETIMEDOUT &&
+                s->d_head == NULL && !s->d_stopping) {
+                pthread_mutex_unlock(&s->dmu);
+                presync(s, &seen);
+                pthread_mutex_lock(&s->dmu);
+            }
+        }
         if (s->d_head == NULL)
             break; /* stopping, and everything handed over is done */
         struct synced *list = s->d_head;

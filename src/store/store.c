@@ -602,9 +602,9 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->sweep_stop, &ca);
+    pthread_cond_init(&s->d_has, &ca); /* waits with a timeout (durable.c's presync) */
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&s->dmu, NULL);
-    pthread_cond_init(&s->d_has, NULL);
     pthread_cond_init(&s->d_synced, NULL);
     s->wal_fd = -1;
     hub_init(&s->hub);
