@@ -103,10 +103,10 @@ void analytics_stop(struct app *app);
 
 /*
  * The worker takes one step (at most ANALYTICS_STEP_BATCHES batches of each
- * consumer) every ANALYTICS_PACE_MS (see analytics_pace_ms), or at once while a step ends at that
- * limit: a step then sums a tenth of a second of events into one write, so
- * a rollup row touched by many requests is written once per step instead of
- * once per commit of the intake.
+ * consumer) every ANALYTICS_PACE_MS (or longer, see analytics_pace_ms), or
+ * at once while a step ends at that limit: a step then sums a tenth of a
+ * second of events or more, so a rollup row touched by many requests is
+ * written once per step instead of once per commit of the intake.
  */
 #define ANALYTICS_PACE_MS 100
 #define ANALYTICS_STEP_BATCHES 16
