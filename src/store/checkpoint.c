@@ -45,7 +45,10 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int n_pages)
         pthread_mutex_unlock(&s->cmu);
         /* Past the hard limit the writer copies the WAL itself, but only when the
          * thread was asked before and has not begun: one large transaction (a
-         * rollup rebuild, an import batch) is handed to the thread like any. */
+         * rollup rebuild, an import batch) is handed to the thread like any.
+         * A thread that has begun and is held back by a reader's old snapshot
+         * would hold back the writer's copy just the same (the readers end
+         * their snapshots within STORE_SNAPSHOT_MAX_MS). */
         if (is_starved && n_pages >= 4 * s->opt.wal_pages) {
             sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
             atomic_fetch_add(&s->ckpt_by_writer, 1);

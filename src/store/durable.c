@@ -109,7 +109,11 @@ static void presync(struct store *s, struct wal_seen *seen)
         return;
     seen->size = st.st_size;
     seen->mtime = st.st_mtim;
-    sync_fd(s->wal_fd); /* a failure shows again at the commit's own sync */
+    /* Linux reports a failed writeback once: after it, a later sync may
+     * succeed with the data gone, so the store takes no write any more. */
+    if (sync_fd(s->wal_fd) != 0 && !atomic_exchange(&s->sync_failed, true))
+        log_error("store cannot sync the WAL to disk: %s; refusing writes until restarted",
+                  strerror(errno));
 }
 
 static void *durable_main(void *arg)
@@ -149,7 +153,10 @@ static void *durable_main(void *arg)
         atomic_fetch_add_explicit(&s->n_syncs, 1, memory_order_relaxed);
         for (struct synced *b = list, *next; b != NULL; b = next) {
             next = b->next;
-            atomic_fetch_add_explicit(&s->n_synced_batches, 1, memory_order_relaxed);
+            if (b->jobs != NULL) { /* else the number of a COMMIT that failed */
+                atomic_fetch_add_explicit(&s->n_synced_batches, 1, memory_order_relaxed);
+                histogram_observe_ns(&metric_commit_seconds, clock_mono_ns() - b->began_ns);
+            }
             if (ok) {
                 hub_publish(&s->hub, b->pending, b->n_pending); /* the hub owns the JSON now */
             } else {
@@ -158,7 +165,6 @@ static void *durable_main(void *arg)
             }
             free(b->pending);
             last = b->seq;
-            histogram_observe_ns(&metric_commit_seconds, clock_mono_ns() - b->began_ns);
             store_jobs_complete(b->jobs);
             free(b);
         }
@@ -171,7 +177,7 @@ static void *durable_main(void *arg)
 }
 
 void store_durable_push(struct store *s, struct job *jobs, struct pending_event *pending,
-                        size_t n_pending, uint64_t began_ns)
+                        size_t n_pending, uint64_t began_ns, uint64_t seq)
 {
     struct synced *b = xmalloc(sizeof *b);
     b->began_ns = began_ns;
@@ -179,8 +185,8 @@ void store_durable_push(struct store *s, struct job *jobs, struct pending_event 
     b->pending = pending;
     b->n_pending = n_pending;
     b->next = NULL;
+    b->seq = seq;
     pthread_mutex_lock(&s->dmu);
-    b->seq = ++s->seq_committed;
     if (s->d_tail)
         s->d_tail->next = b;
     else
@@ -194,8 +200,8 @@ int store_wait_durable(struct store *s)
 {
     if (!s->has_durable)
         return 0;
+    uint64_t want = atomic_load(&s->seq_reserved);
     pthread_mutex_lock(&s->dmu);
-    uint64_t want = s->seq_committed;
     while (s->seq_durable < want)
         pthread_cond_wait(&s->d_synced, &s->dmu);
     pthread_mutex_unlock(&s->dmu);

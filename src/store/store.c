@@ -225,6 +225,11 @@ static void run_batch(struct store *s, struct job *batch)
         rc = run_alone(s, &tx, j, &cerr);
     if (rc == 0)
         rc = write_search(&tx, &cerr);
+    /* The batch's number, taken before its COMMIT makes it readable: whoever
+     * read it and then waits for durability (store_wait_durable) waits for it. */
+    uint64_t seq = 0;
+    if (rc == 0 && s->has_durable)
+        seq = atomic_fetch_add(&s->seq_reserved, 1) + 1;
     if (rc == 0) {
         s->may_commit = true;
         rc = db_run(s->wdb, db_stmt(s->wdb, "COMMIT"), &cerr);
@@ -253,7 +258,7 @@ static void run_batch(struct store *s, struct job *batch)
     }
     free(tx.search);
     if (rc == 0 && s->has_durable) { /* its events and callers wait for the fsync */
-        store_durable_push(s, batch, tx.pending, tx.n_pending, t0);
+        store_durable_push(s, batch, tx.pending, tx.n_pending, t0, seq);
         return;
     }
     if (rc == 0) /* the commit synced itself */
@@ -261,6 +266,8 @@ static void run_batch(struct store *s, struct job *batch)
     free(tx.pending);
     histogram_observe_ns(&metric_commit_seconds, clock_mono_ns() - t0);
     store_jobs_complete(batch);
+    if (seq != 0) /* a failed COMMIT: its number is passed, so no waiter waits for it */
+        store_durable_push(s, NULL, NULL, 0, t0, seq);
 }
 
 static void *writer_main(void *arg)

@@ -118,7 +118,8 @@ struct store {
     pthread_mutex_t dmu;      /* guards the queue, d_stopping and both numbers */
     pthread_cond_t d_has, d_synced;
     struct synced *d_head, *d_tail; /* committed batches waiting for the fsync */
-    uint64_t seq_committed, seq_durable; /* batches handed over, and made durable */
+    uint64_t seq_durable;     /* the last batch made durable */
+    _Atomic uint64_t seq_reserved; /* the last number given to a batch, before its COMMIT */
     _Atomic bool sync_failed; /* an fsync failed: no write is taken any more */
     _Atomic uint64_t n_syncs, n_synced_batches; /* for store_syncs */
     /* hub */
@@ -141,10 +142,11 @@ void store_checkpointer_stop(struct store *s);
  * open, migrated); stop it, having acknowledged everything handed over. */
 int store_durable_start(struct store *s, struct err_info *err);
 void store_durable_stop(struct store *s);
-/* Hand over a committed batch (jobs and their events, both owned now) that
- * began at began_ns (clock_mono_ns, for the commit latency metric). */
+/* Hand over committed batch number seq (jobs and their events, both owned
+ * now; none for a number whose COMMIT failed), which began at began_ns
+ * (clock_mono_ns, for the commit latency metric).  In the order of seq. */
 void store_durable_push(struct store *s, struct job *jobs, struct pending_event *pending,
-                        size_t n_pending, uint64_t began_ns);
+                        size_t n_pending, uint64_t began_ns, uint64_t seq);
 /* Give every job of the list without an error this one. */
 void store_jobs_fail(struct job *jobs, const char *why);
 /* Tell each job's caller its result (the jobs are gone after). */

@@ -4,8 +4,9 @@
  *
  * SQLite writes each WAL frame with two calls, its 24-byte header and then
  * the page: a commit of 300 pages costs 600 write system calls, a fifth of
- * the writer's time under a heavy intake.  Here sequential writes to a WAL
- * file are appended to a buffer, which is written out at once:
+ * the writer's time under a heavy intake.  Here writes that append to a WAL
+ * file are gathered in a buffer (any other write goes straight through
+ * after it, see wb_write), which is written out at once:
  *   - after the page of a commit frame (the header's "database size after
  *     commit" field is non-zero), so a committed transaction is in the file
  *     before SQLite publishes it in the WAL index and before anyone, the
@@ -38,7 +39,9 @@ struct wb_file {
     char *buf;           /* frames not yet written, for [start, start + len) */
     size_t len;
     sqlite3_int64 start;
+    sqlite3_int64 end;   /* past the last byte written since the WAL's header */
     bool is_commit_next; /* the next write is the page of a commit frame */
+    int err;             /* a write of buffered frames failed: so does every later call */
 };
 
 static sqlite3_vfs *base_vfs;
@@ -52,13 +55,17 @@ static struct wb_file *wb(sqlite3_file *f)
  * writes at most 128 KiB - 1 bytes a call). */
 static int wb_flush(struct wb_file *p)
 {
-    int rc = SQLITE_OK;
+    int rc = p->err;
     for (size_t done = 0; done < p->len && rc == SQLITE_OK; done += WALBUF_PIECE) {
         size_t n = p->len - done < WALBUF_PIECE ? p->len - done : WALBUF_PIECE;
         rc = p->real->pMethods->xWrite(p->real, p->buf + done, (int)n,
                                        p->start + (sqlite3_int64)done);
     }
     p->len = 0;
+    /* SQLite was told those frames were written: once some are lost, nothing
+     * more may be (a later commit would have a hole in its middle). */
+    if (rc != SQLITE_OK)
+        p->err = rc;
     return rc;
 }
 
@@ -79,29 +86,49 @@ static int wb_read(sqlite3_file *f, void *dst, int amt, sqlite3_int64 off)
     return rc != SQLITE_OK ? rc : p->real->pMethods->xRead(p->real, dst, amt, off);
 }
 
+/*
+ * Only appends are gathered: a write where the WAL ends.  Anything else goes
+ * straight through after what is buffered: a page written again in place
+ * within its transaction, and the frame headers SQLite writes again at the
+ * commit of such a transaction with new checksums (walRewriteChecksums, the
+ * commit frame's last) - a commit frame's header that is not followed by
+ * its page must not wait in the buffer.
+ */
 static int wb_write(sqlite3_file *f, const void *src, int amt, sqlite3_int64 off)
 {
     struct wb_file *p = wb(f);
-    bool is_commit = p->is_commit_next;
-    p->is_commit_next = false;
     if (!p->is_wal || amt <= 0)
         return p->real->pMethods->xWrite(p->real, src, amt, off);
-    /* A frame header: bytes 4..7 hold the database size after a commit, else 0. */
+    if (p->err != SQLITE_OK)
+        return p->err;
+    bool is_commit = p->is_commit_next;
+    p->is_commit_next = false;
+    if (off == 0)
+        p->end = 0; /* the WAL's header: it starts over */
+    if (off != p->end || (size_t)amt > WALBUF_PIECE) {
+        int rc = wb_flush(p);
+        if (rc == SQLITE_OK)
+            rc = p->real->pMethods->xWrite(p->real, src, amt, off);
+        if (off + amt > p->end)
+            p->end = off + amt;
+        return rc;
+    }
+    /* An appended frame header: bytes 4..7 hold the database size after a
+     * commit, else 0. */
     if (amt == WAL_FRAME_HEADER) {
         const unsigned char *h = src;
         p->is_commit_next = (h[4] | h[5] | h[6] | h[7]) != 0;
     }
-    if (p->len > 0 && (off != p->start + (sqlite3_int64)p->len || p->len + (size_t)amt > WALBUF_CAP)) {
+    if (p->len > 0 && p->len + (size_t)amt > WALBUF_CAP) {
         int rc = wb_flush(p);
         if (rc != SQLITE_OK)
             return rc;
     }
-    if ((size_t)amt > WALBUF_PIECE) /* not a frame: straight through */
-        return p->real->pMethods->xWrite(p->real, src, amt, off);
     if (p->len == 0)
         p->start = off;
     memcpy(p->buf + p->len, src, (size_t)amt);
     p->len += (size_t)amt;
+    p->end = off + amt;
     return is_commit ? wb_flush(p) : SQLITE_OK;
 }
 
