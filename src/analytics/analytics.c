@@ -57,18 +57,11 @@ static void *worker_main(void *arg)
             break;
         int64_t n_roll = 0;
         struct err_info err = {0};
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t began_ns = clock_mono_ns();
         pthread_mutex_lock(&an->mu);
         if (analytics_rollup_step(app->store, ANALYTICS_STEP_BATCHES, &n_roll, &err) != 0)
             log_warn("analytics rollup failed msg=\"%s\"", err.message);
-        long pace_ms = analytics_pace_ms(n_roll);
-        until.tv_sec += pace_ms / 1000;
-        until.tv_nsec += (pace_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        int64_t pace_ms = analytics_pace_ms(n_roll);
         bool is_behind = n_roll >= ANALYTICS_STEP_BATCHES * ANALYTICS_ROLLUP_BATCH;
         for (int i = 0; i < ANALYTICS_STEP_BATCHES; i++) {
             int64_t n = 0;
@@ -84,8 +77,10 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&an->mu);
         if (is_behind)
             continue;
-        /* Wait out the rest of the step's pace (wall-clock wait; the fake clock
-         * is for logic only). */
+        /* Wait out the rest of the step's pace, counted from its start (a real
+         * wait; the fake clock is for logic only). */
+        int64_t rest_ms = pace_ms - (int64_t)((clock_mono_ns() - began_ns) / 1000000);
+        struct timespec until = clock_deadline(CLOCK_REALTIME, rest_ms > 0 ? rest_ms : 0);
         pthread_mutex_lock(&an->stop_mu);
         while (!an->is_stopping &&
                pthread_cond_timedwait(&an->stop_cond, &an->stop_mu, &until) != ETIMEDOUT)

@@ -61,6 +61,15 @@ bool fact_decode(const unsigned char *in, struct fact *f);
 
 /* Key packing: store 24 bits, day 16 bits, then the grain's dimensions (24 bits). */
 uint64_t rollup_key(enum grain g, const struct fact *f);
+/* Whether a row's measures hold anything (rows summing to zero are not written). */
+static inline bool measures_any(const int64_t v[N_MEASURES])
+{
+    for (int k = 0; k < N_MEASURES; k++)
+        if (v[k] != 0)
+            return true;
+    return false;
+}
+
 /* Add sign x the fact's measures into v. */
 void fact_measures(const struct fact *f, int64_t sign, int64_t v[N_MEASURES]);
 

@@ -281,10 +281,7 @@ int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_i
     for (size_t o = 0; o < m->n && rc == 0; o++) {
         size_t i = order[o];
         const int64_t *v = m->vals + i * N_MEASURES;
-        bool any = false;
-        for (int k = 0; k < N_MEASURES; k++)
-            any |= v[k] != 0;
-        if (!any)
+        if (!measures_any(v))
             continue;
         uint64_t key = m->keys[i] - 1;
         sqlite3_stmt *st = db_stmt(db, grain_sql[g]);

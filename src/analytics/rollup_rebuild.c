@@ -800,10 +800,7 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
                 break;
             if (t < N_GRAINS) {
                 const int64_t *v = x->vals + o * N_MEASURES;
-                bool any = false;
-                for (int k = 0; k < N_MEASURES; k++)
-                    any |= v[k] != 0;
-                if (!any)
+                if (!measures_any(v))
                     continue;
                 grain_cells((enum grain)t, x->keys[o], v, bulk_row(b));
             } else if (t == T_SURVEY) {

@@ -9,6 +9,7 @@
 #define OTKLIK_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Wall-clock time, Unix milliseconds (the fake time when one is set). */
 int64_t clock_now_ms(void);
@@ -21,5 +22,9 @@ void clock_advance_ms(int64_t delta_ms);
 
 /* Monotonic nanoseconds, for durations. */
 uint64_t clock_mono_ns(void);
+
+/* The real time on clk (CLOCK_MONOTONIC or CLOCK_REALTIME) ms from now, as
+ * pthread_cond_timedwait takes it (never the fake clock: waits are real). */
+struct timespec clock_deadline(clockid_t clk, int64_t ms);
 
 #endif

@@ -54,14 +54,7 @@ static void scheduler_loop(int slow)
         int64_t wait_ms = next - clock_now_ms();
         pthread_mutex_lock(&mu);
         if (wait_ms > 0 && !is_stopping && seen_poke == poke_generation) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += wait_ms / 1000;
-            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = clock_deadline(CLOCK_MONOTONIC, wait_ms);
             pthread_cond_timedwait(&cond, &mu, &ts);
         }
     }

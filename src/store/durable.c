@@ -124,13 +124,7 @@ static void *durable_main(void *arg)
     pthread_mutex_lock(&s->dmu);
     for (;;) {
         while (s->d_head == NULL && !s->d_stopping) {
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_nsec += DURABLE_PRESYNC_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = clock_deadline(CLOCK_MONOTONIC, DURABLE_PRESYNC_MS);
             if (pthread_cond_timedwait(&s->d_has, &s->dmu, &until) == ETIMEDOUT &&
                 s->d_head == NULL && !s->d_stopping) {
                 pthread_mutex_unlock(&s->dmu);

@@ -11,6 +11,7 @@
 #include "store/store_int.h"
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/str.h"
 
 #include <errno.h>
@@ -111,14 +112,7 @@ int64_t store_hub_wait(struct store *s, int64_t after_id, int timeout_ms,
                        void (*fn)(void *ctx, const struct hub_event *ev), void *ctx)
 {
     struct hub *h = &s->hub;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = clock_deadline(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&h->mu);
     while (!h->is_closed && h->last_id <= after_id) {
         if (pthread_cond_timedwait(&h->cond, &h->mu, &deadline) == ETIMEDOUT)

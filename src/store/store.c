@@ -557,13 +557,7 @@ static void *sweeper_main(void *arg)
     pthread_setname_np(pthread_self(), "otklik-readers");
     pthread_mutex_lock(&s->rmu);
     while (!s->is_closing) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += (long)STORE_SNAPSHOT_MAX_MS / 2 * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = clock_deadline(CLOCK_MONOTONIC, STORE_SNAPSHOT_MAX_MS / 2);
         pthread_cond_timedwait(&s->sweep_stop, &s->rmu, &until);
         if (!s->is_closing)
             sweep_locked(s);
