@@ -8,7 +8,7 @@ PACKAGES=(
     build-essential pkg-config
     libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev
     libutf8proc-dev libstemmer-dev liblinear-dev libcmocka-dev tzdata
-    libcurl4-openssl-dev libgmime-3.0-dev libqrencode-dev libpng-dev
+    libcurl4-openssl-dev libgmime-3.0-dev libqrencode-dev libpng-dev libtcmalloc-minimal4
     chromium
 )
 

@@ -156,10 +156,15 @@ static void put_prediction(struct buf *b, const char *key, const struct predicti
 {
     struct classifier_summary sum;
     classifier_describe(c, &sum);
-    buf_printf(b, "\"%s\":{\"label\":", key);
+    buf_putc(b, '"');
+    buf_puts(b, key);
+    buf_puts(b, "\":{\"label\":");
     buf_put_json_str(b, p->label);
-    buf_printf(b, ",\"confidence\":%.4f,\"model_trained_at_ms\":%lld}", p->confidence,
-               (long long)sum.trained_at_ms);
+    buf_puts(b, ",\"confidence\":");
+    buf_put_fixed(b, p->confidence, 4);
+    buf_puts(b, ",\"model_trained_at_ms\":");
+    buf_put_i64(b, sum.trained_at_ms);
+    buf_putc(b, '}');
 }
 
 void api_enrich_request(struct app *app, struct request_in *in, struct arena *a)
@@ -208,17 +213,22 @@ void api_enrich_request(struct app *app, struct request_in *in, struct arena *a)
     buf_put_json_str(&b, urgency_quadrant_name(u.quadrant));
     buf_puts(&b, ",\"priority\":");
     buf_put_json_str(&b, in->priority);
-    buf_printf(&b, ",\"urgency_score\":%d,\"importance_score\":%d,\"needs_review\":%s,\"signals\":[",
-               u.urgency_score, u.importance_score, in->needs_review ? "true" : "false");
+    buf_puts(&b, ",\"urgency_score\":");
+    buf_put_i64(&b, u.urgency_score);
+    buf_puts(&b, ",\"importance_score\":");
+    buf_put_i64(&b, u.importance_score);
+    buf_puts(&b, in->needs_review ? ",\"needs_review\":true,\"signals\":["
+                                  : ",\"needs_review\":false,\"signals\":[");
     for (size_t i = 0; i < u.n_signals; i++) {
         if (i)
             buf_putc(&b, ',');
         buf_put_json_str(&b, u.signals[i]);
     }
-    buf_printf(&b, "],\"context\":{\"recent_contacts\":%d,\"high_value\":%s,\"order_due_today\":%s,"
-                   "\"public\":%s}}",
-               ctx.n_recent_contacts, ctx.is_high_value ? "true" : "false",
-               ctx.has_order_due_today ? "true" : "false", ctx.is_public ? "true" : "false");
+    buf_puts(&b, "],\"context\":{\"recent_contacts\":");
+    buf_put_i64(&b, ctx.n_recent_contacts);
+    buf_puts(&b, ctx.is_high_value ? ",\"high_value\":true" : ",\"high_value\":false");
+    buf_puts(&b, ctx.has_order_due_today ? ",\"order_due_today\":true" : ",\"order_due_today\":false");
+    buf_puts(&b, ctx.is_public ? ",\"public\":true}}" : ",\"public\":false}}");
     in->classify_json = arena_strndup(a, buf_cstr(&b), b.len);
     buf_free(&b);
 }

@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -113,6 +114,30 @@ void buf_put_i64(struct buf *b, int64_t v)
     if (v < 0)
         *--p = '-';
     buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void buf_put_fixed(struct buf *b, double v, int places)
+{
+    static const int64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                    100000000, 1000000000};
+    if (places < 0 || places > 9 || !(fabs(v) < 1e9)) { /* also NaN */
+        buf_printf(b, "%.*f", places < 0 ? 0 : places > 9 ? 9 : places, v);
+        return;
+    }
+    int64_t scaled = llround(fabs(v) * (double)pow10[places]);
+    int64_t whole = scaled / pow10[places], frac = scaled % pow10[places];
+    if (signbit(v)) /* as printf: also -0 and what rounds to it */
+        buf_putc(b, '-');
+    buf_put_i64(b, whole);
+    if (places == 0)
+        return;
+    char digits[10];
+    for (int i = places - 1; i >= 0; i--) {
+        digits[i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    buf_putc(b, '.');
+    buf_put(b, digits, (size_t)places);
 }
 
 int buf_error(const struct buf *b)

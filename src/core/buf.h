@@ -34,6 +34,9 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 
 /* Append v in decimal (no printf: for hot paths). */
 void buf_put_i64(struct buf *b, int64_t v);
+/* v with exactly `places` (0..9) digits after the point, as "%.*f" writes it
+ * (ties may round the other way); NaN and infinities as printf writes them. */
+void buf_put_fixed(struct buf *b, double v, int places);
 
 /* Append s as a JSON string literal (quoted, escaped); NULL appends null. */
 void buf_put_json_str(struct buf *b, const char *s);

@@ -11,6 +11,7 @@
 #include "http/ratelimit.h"
 #include "rules/rules.h"
 
+#include "core/buf.h"
 #include "core/mem.h"
 #include "store/store.h"
 
@@ -253,6 +254,10 @@ int job_timer_cancel(struct rules_job *j, int64_t request_id, const char *kind, 
 int job_event(struct rules_job *j, const char *type, int64_t request_id, int64_t customer_id,
               int64_t order_id, int64_t store_id, const char *actor, json_t *data,
               struct err_info *err);
+/* The same with data as the text of a JSON object, compact as json_dumps writes it. */
+int job_event_text(struct rules_job *j, const char *type, int64_t request_id,
+                   int64_t customer_id, int64_t order_id, int64_t store_id, const char *actor,
+                   struct buf *data, struct err_info *err);
 
 struct req_info;
 

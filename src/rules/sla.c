@@ -361,7 +361,7 @@ static void clock_calendar(struct db *db, const struct req_info *ri, const struc
  */
 static int clock_start(struct rules_job *j, const struct req_info *ri,
                        const struct sla_policy *pol, int k, int64_t start_ms, bool is_new,
-                       json_t *started, struct err_info *err)
+                       struct buf *started, struct err_info *err)
 {
     struct db *db = store_tx_db(j->tx);
     struct clock_row c = {.policy_id = pol->id, .started_at_ms = start_ms,
@@ -418,12 +418,20 @@ static int clock_start(struct rules_job *j, const struct req_info *ri,
     if (rc == 0)
         rc = arm(j, ri->id, &c, err);
 started:
-    if (rc == 0 && started != NULL) {
-        json_array_append_new(started,
-                              json_pack("{s:s, s:I, s:s, s:I, s:I}", "clock", c.clock, "policy_id",
-                                        (json_int_t)pol->id, "policy", pol->name, "target_s",
-                                        (json_int_t)(c.target_ms / 1000), "due_at_ms",
-                                        (json_int_t)c.due_at_ms));
+    if (rc == 0 && started != NULL) { /* {"clock":..,"policy_id":..,"policy":..,"target_s":..,"due_at_ms":..} */
+        if (started->len > 0 && started->data[started->len - 1] == '}')
+            buf_putc(started, ',');
+        buf_puts(started, "{\"clock\":");
+        buf_put_json_str(started, c.clock);
+        buf_puts(started, ",\"policy_id\":");
+        buf_put_i64(started, pol->id);
+        buf_puts(started, ",\"policy\":");
+        buf_put_json_str(started, pol->name);
+        buf_puts(started, ",\"target_s\":");
+        buf_put_i64(started, c.target_ms / 1000);
+        buf_puts(started, ",\"due_at_ms\":");
+        buf_put_i64(started, c.due_at_ms);
+        buf_putc(started, '}');
         return 0;
     }
     if (rc == 0)
@@ -640,16 +648,22 @@ int sla_on_event(struct rules_job *j, const struct event_row *ev, struct err_inf
         struct sla_policy pol;
         bool fresh = ev->at_ms - ri.created_at_ms < HISTORY_MS && model_status_is_open(ri.status);
         if (fresh && policy_for(j->R, &ri, &pol)) {
-            /* Both clocks of a new request, announced in one event. */
-            json_t *started = json_array();
+            /* Both clocks of a new request, announced in one event (its JSON
+             * written as text: this runs for every new request). */
+            struct buf started;
+            buf_init(&started, 0);
+            buf_puts(&started, "{\"clocks\":[");
+            size_t empty = started.len;
             if (pol.target_ms[0] > 0)
-                rc = clock_start(j, &ri, &pol, 0, ri.created_at_ms, true, started, err);
+                rc = clock_start(j, &ri, &pol, 0, ri.created_at_ms, true, &started, err);
             if (rc == 0 && pol.target_ms[2] > 0)
-                rc = clock_start(j, &ri, &pol, 2, ri.created_at_ms, true, started, err);
-            if (rc == 0 && json_array_size(started) > 0)
-                rc = job_event(j, "sla.started", ri.id, ri.customer_id, 0, ri.store_id, "sla",
-                               json_pack("{s:O}", "clocks", started), err);
-            json_decref(started);
+                rc = clock_start(j, &ri, &pol, 2, ri.created_at_ms, true, &started, err);
+            if (rc == 0 && started.len > empty) {
+                buf_puts(&started, "]}");
+                rc = job_event_text(j, "sla.started", ri.id, ri.customer_id, 0, ri.store_id,
+                                    "sla", &started, err);
+            }
+            buf_free(&started);
         }
     } else if (strcmp(ev->type, "message.out") == 0) {
         rc = clock_stop(j, &ri, "first_response", err);

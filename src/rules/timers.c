@@ -170,6 +170,23 @@ int job_event(struct rules_job *j, const char *type, int64_t request_id, int64_t
     return id < 0 ? (int)id : 0;
 }
 
+int job_event_text(struct rules_job *j, const char *type, int64_t request_id,
+                   int64_t customer_id, int64_t order_id, int64_t store_id, const char *actor,
+                   struct buf *data, struct err_info *err)
+{
+    if (j->is_late && data->len > 0 && data->data[data->len - 1] == '}') {
+        data->len--; /* reopen the object */
+        buf_puts(data, data->len > 1 ? ",\"late\":true,\"delay_s\":" : "\"late\":true,\"delay_s\":");
+        buf_put_i64(data, j->delay_ms / 1000);
+        buf_putc(data, '}');
+    }
+    if (buf_error(data) != 0)
+        return err_set(err, ERR_INTERNAL, "", "event data too large");
+    int64_t id = store_event_add(j->tx, type, request_id, customer_id, order_id, store_id, actor,
+                                 buf_cstr(data), err);
+    return id < 0 ? (int)id : 0;
+}
+
 int req_info_load(struct db *db, int64_t id, struct req_info *out)
 {
     memset(out, 0, sizeof *out);

@@ -29,10 +29,10 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int n_pages)
     uint64_t done = atomic_load(&s->ckpt_done);
     if (done != s->ckpt_finished) {
         /* The thread copied what the WAL held when it began; the writer copies
-         * the few pages written since, so the next transaction can start the
-         * WAL over from its beginning (it only does once all is copied). */
+         * the few pages written since (store_checkpoint_tail), once this
+         * commit's batch is on its way to the fsync. */
         s->ckpt_finished = done;
-        sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        s->tail_wanted = true;
         return SQLITE_OK;
     }
     if (n_pages >= s->opt.wal_pages) {
@@ -55,6 +55,21 @@ static int wal_hook(void *arg, sqlite3 *h, const char *name, int n_pages)
         }
     }
     return SQLITE_OK;
+}
+
+/*
+ * On the writer between batches: copy the pages written since the thread's
+ * last full pass.  Not in the WAL hook: the commit that noticed is handed to
+ * the fsync first, so its callers do not wait for this copy and its two fsyncs.
+ */
+void store_checkpoint_tail(struct store *s)
+{
+    if (!s->tail_wanted)
+        return;
+    s->tail_wanted = false;
+    /* So the next transaction can start the WAL over from its beginning (it
+     * only does once all is copied). */
+    sqlite3_wal_checkpoint_v2(db_handle(s->wdb), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static void *checkpointer_main(void *arg)

@@ -299,6 +299,7 @@ static void *writer_main(void *arg)
             store_jobs_complete(batch);
         } else {
             run_batch(s, batch);
+            store_checkpoint_tail(s);
         }
         pthread_mutex_lock(&s->mu);
     }

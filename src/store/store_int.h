@@ -111,6 +111,7 @@ struct store {
     _Atomic uint64_t ckpt_by_thread, ckpt_idle, ckpt_by_writer; /* for store_checkpoints */
     _Atomic uint64_t wal_commits; /* commits the WAL hook saw (idle checkpoints follow them) */
     uint64_t ckpt_finished;     /* of those, the ones the writer finished (writer only) */
+    bool tail_wanted;           /* the writer copies the WAL's tail after its batch (writer only) */
     /* durability (durable.c): commits are acknowledged once the WAL is synced */
     int wal_fd;               /* the WAL file, -1 when commits sync themselves */
     pthread_t durable;
@@ -136,6 +137,8 @@ struct store {
  * and s->wdb open); stop it, the writer stopped: commits checkpoint again. */
 int store_checkpointer_start(struct store *s, struct err_info *err);
 void store_checkpointer_stop(struct store *s);
+/* The writer, after a batch: copy the WAL's tail when the thread asked for it. */
+void store_checkpoint_tail(struct store *s);
 
 /* Start the thread that syncs the WAL and acknowledges committed batches,
  * and switch the writer to commits that do not wait for the disk (s->wdb

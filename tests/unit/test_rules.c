@@ -521,11 +521,63 @@ static void test_failing_hook_undone_alone(void **state)
     assert_int_equal(count_events(f, "sla.started", a), 1);
     assert_int_equal(count_events(f, "sla.started", b), 0);
     assert_int_equal(count_events(f, "sla.started", c), 1);
+    /* The event names both clocks with their policy and due times, as stored. */
+    struct db *r = store_reader(f->app.store);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db_handle(r), "SELECT data FROM events WHERE type = 'sla.started' AND "
+                                     "request_id = ?1", -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, a);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    json_error_t jerr;
+    json_t *data = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
+    sqlite3_finalize(st);
+    store_reader_done(f->app.store, r);
+    assert_non_null(data);
+    json_t *clocks = json_object_get(data, "clocks");
+    assert_int_equal(json_array_size(clocks), 2);
+    const char *names[] = {"first_response", "resolution"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *k = json_array_get(clocks, i);
+        assert_string_equal(json_string_value(json_object_get(k, "clock")), names[i]);
+        assert_true(json_integer_value(json_object_get(k, "target_s")) > 0);
+        assert_non_null(json_string_value(json_object_get(k, "policy")));
+        char q2[200];
+        snprintf(q2, sizeof q2, "SELECT due_at_ms FROM sla_clocks WHERE request_id = ?1 AND "
+                                "clock = '%s' AND policy_id = %lld", names[i],
+                 (long long)json_integer_value(json_object_get(k, "policy_id")));
+        assert_int_equal(query_i64(f, q2, a), json_integer_value(json_object_get(k, "due_at_ms")));
+    }
+    assert_int_equal(json_object_size(json_array_get(clocks, 0)), 5);
+    json_decref(data);
     /* The batch is done: nothing runs twice. */
     sql(f, "DROP TRIGGER refuse_clock");
     drain(f);
     assert_int_equal(query_i64(f, q, b), 0);
     assert_int_equal(count_events(f, "sla.started", a), 1);
+}
+
+/* Events the machine writes long after what caused them say so. */
+static void test_late_event_says_so(void **state)
+{
+    struct fx *f = *state;
+    clock_set_fake_ms(T0_MS);
+    int64_t a = create(f, "web", "complaint", "S1", NULL, "Жалоба");
+    clock_set_fake_ms(T0_MS + 95000); /* the machine catches up 95 s later */
+    drain(f);
+    struct db *r = store_reader(f->app.store);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db_handle(r), "SELECT data FROM events WHERE type = 'sla.started' AND "
+                                     "request_id = ?1", -1, &st, NULL);
+    sqlite3_bind_int64(st, 1, a);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    json_t *data = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    store_reader_done(f->app.store, r);
+    assert_non_null(data);
+    assert_int_equal(json_array_size(json_object_get(data, "clocks")), 2);
+    assert_true(json_is_true(json_object_get(data, "late")));
+    assert_int_equal(json_integer_value(json_object_get(data, "delay_s")), 95);
+    json_decref(data);
 }
 
 /* A new request goes to the least loaded operator with room and the skills, the
@@ -598,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_window_rule_through_the_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_incidents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_hook_undone_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_late_event_says_so, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routing_picks_least_loaded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
