@@ -48,7 +48,7 @@ static const struct option_def options[] = {
     INT_OPT(max_connections, "2048", 16, 65536, "open HTTP connections at most"),
     INT_OPT(http_threads, "0", 0, 256, "HTTP event-loop threads (0: one per CPU)"),
     INT_OPT(readers, "4", 1, 64, "read-only database connections (each caches 16 MiB of pages)"),
-    INT_OPT(wal_pages, "4000", 100, 1000000,
+    INT_OPT(wal_pages, "16000", 100, 1000000,
             "WAL pages (4 KiB each) at which a thread copies the WAL into the database; more: "
             "pages changed again and again are copied less often, for a larger WAL"),
     INT_OPT(session_ttl_s, "43200", 60, 2592000, "how long a browser login lasts, seconds"),

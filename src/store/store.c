@@ -595,7 +595,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     if (s->opt.max_batch <= 0)
         s->opt.max_batch = 1024;
     if (s->opt.wal_pages <= 0)
-        s->opt.wal_pages = 4000;
+        s->opt.wal_pages = 16000;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->has_jobs, NULL);
     pthread_mutex_init(&s->rmu, NULL);

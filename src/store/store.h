@@ -33,7 +33,7 @@ struct store_options {
     int max_batch;        /* jobs per group commit at most (default 1024) */
     int wal_pages;        /* the WAL is checkpointed once it holds this many pages, off
                            * the writer; by the writer at four times that when the
-                           * checkpoint thread has not begun since asked (default 4000) */
+                           * checkpoint thread has not begun since asked (default 16000) */
 };
 
 /* Open or create the database at path, migrate it, start the writer. */
