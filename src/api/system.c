@@ -75,9 +75,13 @@ int api_metrics(struct http_request *req, struct http_response *resp)
                "# TYPE otklik_wal_checkpoints_total counter\n"
                "otklik_wal_checkpoints_total{by=\"thread\"} %llu\n"
                "otklik_wal_checkpoints_total{by=\"idle\"} %llu\n"
-               "otklik_wal_checkpoints_total{by=\"writer\"} %llu\n",
+               "otklik_wal_checkpoints_total{by=\"writer\"} %llu\n"
+               "# HELP otklik_wal_checkpoint_paced_total Pieces of 1 MiB the checkpoint thread "
+               "sent to disk one after another instead of all at once.\n"
+               "# TYPE otklik_wal_checkpoint_paced_total counter\n"
+               "otklik_wal_checkpoint_paced_total %llu\n",
                (unsigned long long)ck.by_thread, (unsigned long long)ck.when_idle,
-               (unsigned long long)ck.by_writer);
+               (unsigned long long)ck.by_writer, (unsigned long long)ck.paced);
     struct store_syncs sy = store_syncs(req->app->store);
     buf_printf(b,
                "# HELP otklik_wal_syncs_total WAL fsyncs that acknowledged committed batches.\n"

@@ -76,6 +76,7 @@ static void *checkpointer_main(void *arg)
 {
     struct store *s = arg;
     pthread_setname_np(pthread_self(), "otklik-checkpt");
+    walbuf_pace_thread();
     uint64_t seen = 0; /* wal_commits when the last checkpoint began */
     pthread_mutex_lock(&s->cmu);
     while (!s->ckpt_stopping) {
@@ -165,5 +166,6 @@ struct store_checkpoints store_checkpoints(struct store *s)
 {
     return (struct store_checkpoints){.by_thread = atomic_load(&s->ckpt_by_thread),
                                       .when_idle = atomic_load(&s->ckpt_idle),
-                                      .by_writer = atomic_load(&s->ckpt_by_writer)};
+                                      .by_writer = atomic_load(&s->ckpt_by_writer),
+                                      .paced = walbuf_paced()};
 }

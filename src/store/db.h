@@ -32,6 +32,11 @@ int db_open(const char *path, bool is_writer, int cache_kib, struct db **out, st
  * commit, not twice per page (walbuf.c).  Registered by the first db_open. */
 #define WALBUF_VFS "otklik-walbuf"
 int walbuf_register(void);
+/* The calling thread's writes to database files go to disk a piece at a time
+ * (the checkpoint thread: walbuf.c). */
+void walbuf_pace_thread(void);
+/* Pieces written that way so far, by every pacing thread of the process. */
+uint64_t walbuf_paced(void);
 
 /* Finalize every cached statement and close. NULL is a no-op. */
 void db_close(struct db *db);

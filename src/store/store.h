@@ -131,6 +131,7 @@ int store_queue_depth(struct store *s);
  * limit); for /metrics. */
 struct store_checkpoints {
     uint64_t by_thread, when_idle, by_writer;
+    uint64_t paced; /* pieces of a checkpoint's copy sent to disk one after another (walbuf.c) */
 };
 struct store_checkpoints store_checkpoints(struct store *s);
 

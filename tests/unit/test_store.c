@@ -1788,6 +1788,37 @@ static void test_wal_checkpointed_by_its_thread(void **state)
     store_reader_done(f->s, r);
 }
 
+/* The thread's copy of a large WAL goes to disk a piece at a time, and the
+ * database it leaves is whole. */
+static void test_checkpoint_copy_paced(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    reopen_small(f, 1000);
+    uint64_t before = store_checkpoints(f->s).paced;
+    for (int i = 0; i < 1200; i++) /* ~14 MB of new pages, ~3.5 times the threshold */
+        assert_int_equal(store_write(f->s, job_blob, NULL, &err), 0);
+    for (int i = 0; i < 500 && store_checkpoints(f->s).paced == before; i++)
+        usleep(10 * 1000);
+    assert_true(store_checkpoints(f->s).paced > before);
+    store_close(f->s);
+    f->s = NULL;
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_prepare_v2(h, "SELECT COUNT(*), SUM(length(b)) FROM blobs", -1, &st, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 1200);
+    assert_int_equal(sqlite3_column_int64(st, 1), 1200 * 12000);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    reopen_small(f, 1000);
+}
+
 static void test_reader_snapshot_kept_until_a_commit(void **state)
 {
     struct fx *f = *state;
@@ -2098,6 +2129,7 @@ int main(void)
         T(test_scope_filters),
         T(test_hub),
         T(test_concurrent_writers),
+        T(test_checkpoint_copy_paced),
         T(test_reader_snapshot_kept_until_a_commit),
         T(test_wal_frames_gathered),
         T(test_large_commit_checkpointed_by_the_thread),
