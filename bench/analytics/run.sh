@@ -25,7 +25,7 @@ if [ ! -f "$DB" ]; then
 fi
 echo "== rebuild (full, from the event log)"
 build/otklik analytics rebuild --db "$DB"
-ls -l "$DB" | awk '{printf "database size: %.1f GB\n", $5 / 1e9}'
+ls -lL "$DB" | awk '{printf "database size: %.1f GB\n", $5 / 1e9}'
 
 echo "== dashboard queries (100 each, over HTTP)"
 TOKEN=$(build/otklik token create --db "$DB" --name "bench-$$" --role admin | tail -1)

@@ -52,6 +52,9 @@ rm -f "$OUT/demo.db"*
 TOKEN=$("$BIN" token create --db "$OUT/demo.db" --name bench --role integration)
 grep -o '"type":"store","code":"[^"]*"' "$OUT/demo.ndjson" | sed 's/.*"code":"//; s/"$//' >"$OUT/stores.txt"
 grep '"type":"customer"' "$OUT/demo.ndjson" | grep -o '"phone":"+[0-9]*"' | sed 's/"phone":"//; s/"$//' >"$OUT/phones.txt"
+# The files just made are still being written back by the kernel: let that
+# finish first, so that it does not slow the fsyncs of the measured server.
+sync
 
 # ---- intake and lookup --------------------------------------------------------
 start_server "$OUT/demo.db" 18480
