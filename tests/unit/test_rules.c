@@ -160,6 +160,24 @@ static void drain(struct fx *f)
     assert_true(rules_engine_drain(&f->app, &err) >= 0);
 }
 
+/* The data of the one event of type about the request, parsed (the caller frees it). */
+static json_t *event_data(struct fx *f, const char *type, int64_t request_id)
+{
+    struct db *r = store_reader(f->app.store);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db_handle(r), "SELECT data FROM events WHERE type = ?1 AND request_id = ?2",
+                       -1, &st, NULL);
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, request_id);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    json_t *data = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    store_reader_done(f->app.store, r);
+    assert_non_null(data);
+    return data;
+}
+
 static int64_t count_events(struct fx *f, const char *type, int64_t request_id)
 {
     struct db *r = store_reader(f->app.store);
@@ -522,17 +540,7 @@ static void test_failing_hook_undone_alone(void **state)
     assert_int_equal(count_events(f, "sla.started", b), 0);
     assert_int_equal(count_events(f, "sla.started", c), 1);
     /* The event names both clocks with their policy and due times, as stored. */
-    struct db *r = store_reader(f->app.store);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(db_handle(r), "SELECT data FROM events WHERE type = 'sla.started' AND "
-                                     "request_id = ?1", -1, &st, NULL);
-    sqlite3_bind_int64(st, 1, a);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    json_error_t jerr;
-    json_t *data = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
-    sqlite3_finalize(st);
-    store_reader_done(f->app.store, r);
-    assert_non_null(data);
+    json_t *data = event_data(f, "sla.started", a);
     json_t *clocks = json_object_get(data, "clocks");
     assert_int_equal(json_array_size(clocks), 2);
     const char *names[] = {"first_response", "resolution"};
@@ -564,16 +572,7 @@ static void test_late_event_says_so(void **state)
     int64_t a = create(f, "web", "complaint", "S1", NULL, "Жалоба");
     clock_set_fake_ms(T0_MS + 95000); /* the machine catches up 95 s later */
     drain(f);
-    struct db *r = store_reader(f->app.store);
-    sqlite3_stmt *st;
-    sqlite3_prepare_v2(db_handle(r), "SELECT data FROM events WHERE type = 'sla.started' AND "
-                                     "request_id = ?1", -1, &st, NULL);
-    sqlite3_bind_int64(st, 1, a);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    json_t *data = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    sqlite3_finalize(st);
-    store_reader_done(f->app.store, r);
-    assert_non_null(data);
+    json_t *data = event_data(f, "sla.started", a);
     assert_int_equal(json_array_size(json_object_get(data, "clocks")), 2);
     assert_true(json_is_true(json_object_get(data, "late")));
     assert_int_equal(json_integer_value(json_object_get(data, "delay_s")), 95);
