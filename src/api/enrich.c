@@ -227,7 +227,8 @@ void api_enrich_request(struct app *app, struct request_in *in, struct arena *a)
     buf_puts(&b, "],\"context\":{\"recent_contacts\":");
     buf_put_i64(&b, ctx.n_recent_contacts);
     buf_puts(&b, ctx.is_high_value ? ",\"high_value\":true" : ",\"high_value\":false");
-    buf_puts(&b, ctx.has_order_due_today ? ",\"order_due_today\":true" : ",\"order_due_today\":false");
+    buf_puts(&b, ctx.has_order_due_today ? ",\"order_due_today\":true"
+                                         : ",\"order_due_today\":false");
     buf_puts(&b, ctx.is_public ? ",\"public\":true}}" : ",\"public\":false}}");
     in->classify_json = arena_strndup(a, buf_cstr(&b), b.len);
     buf_free(&b);

@@ -418,7 +418,7 @@ static int clock_start(struct rules_job *j, const struct req_info *ri,
     if (rc == 0)
         rc = arm(j, ri->id, &c, err);
 started:
-    if (rc == 0 && started != NULL) { /* {"clock":..,"policy_id":..,"policy":..,"target_s":..,"due_at_ms":..} */
+    if (rc == 0 && started != NULL) { /* clock, policy_id, policy, target_s, due_at_ms */
         if (started->len > 0 && started->data[started->len - 1] == '}')
             buf_putc(started, ',');
         buf_puts(started, "{\"clock\":");

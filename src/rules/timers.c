@@ -176,7 +176,9 @@ int job_event_text(struct rules_job *j, const char *type, int64_t request_id,
 {
     if (j->is_late && data->len > 0 && data->data[data->len - 1] == '}') {
         data->len--; /* reopen the object */
-        buf_puts(data, data->len > 1 ? ",\"late\":true,\"delay_s\":" : "\"late\":true,\"delay_s\":");
+        if (data->len > 1)
+            buf_putc(data, ',');
+        buf_puts(data, "\"late\":true,\"delay_s\":");
         buf_put_i64(data, j->delay_ms / 1000);
         buf_putc(data, '}');
     }
