@@ -15,7 +15,8 @@ SECS=${3:-15}
 WARM=${4:-5}
 PORT=18495
 OUT=$(mktemp -d /tmp/otklik-intake.XXXXXX)
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$OUT"' EXIT
+PID=""
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID"; rm -rf "$OUT"' EXIT
 
 cp "$DEMO" "$OUT/db"
 TOKEN=$("$BIN" token create --db "$OUT/db" --name bench --role integration)
