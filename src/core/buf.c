@@ -120,11 +120,16 @@ void buf_put_fixed(struct buf *b, double v, int places)
 {
     static const int64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
                                     100000000, 1000000000};
-    if (places < 0 || places > 9 || !(fabs(v) < 1e9)) { /* also NaN */
-        buf_printf(b, "%.*f", places < 0 ? 0 : places > 9 ? 9 : places, v);
+    if (places < 0 || places > 9) {
+        buf_printf(b, "%.*f", places < 0 ? 0 : 9, v);
         return;
     }
-    int64_t scaled = llround(fabs(v) * (double)pow10[places]);
+    double sv = fabs(v) * (double)pow10[places];
+    if (!(sv < 9007199254740992.0)) { /* past 2^53, where a double skips integers; NaN */
+        buf_printf(b, "%.*f", places, v);
+        return;
+    }
+    int64_t scaled = llround(sv);
     int64_t whole = scaled / pow10[places], frac = scaled % pow10[places];
     if (signbit(v)) /* as printf: also -0 and what rounds to it */
         buf_putc(b, '-');

@@ -34,8 +34,10 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 
 /* Append v in decimal (no printf: for hot paths). */
 void buf_put_i64(struct buf *b, int64_t v);
-/* v with exactly `places` (0..9) digits after the point, as "%.*f" writes it
- * (ties may round the other way); NaN and infinities as printf writes them. */
+/* v with exactly `places` (0..9) digits after the point, as "%.*f" writes it,
+ * except that v * 10^places is rounded half away from zero: a v within a
+ * rounding error of a decimal tie (0.87345) may end one digit off printf.
+ * NaN, infinities and values past 2^53 / 10^places go through printf. */
 void buf_put_fixed(struct buf *b, double v, int places);
 
 /* Append s as a JSON string literal (quoted, escaped); NULL appends null. */

@@ -31,6 +31,8 @@
 #include "core/mem.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,7 +56,8 @@ struct wb_file {
     bool is_commit_next; /* the next write is the page of a commit frame */
     int err;             /* a write of buffered frames failed: so does every later call */
     /* a database file: its writes by a pacing thread, a piece at a time */
-    int pace_fd;                  /* the file opened to start writeback, -1: none */
+    const char *db_name;          /* its path (SQLite keeps it until xClose), else NULL */
+    int pace_fd;                  /* pace_fd_for(db_name) once a pacing thread writes, else -1 */
     sqlite3_int64 lo, hi, bytes;  /* the piece being written: its range, bytes in it */
     sqlite3_int64 prev_lo, prev_hi; /* the piece before, its writeback started */
 };
@@ -62,6 +65,43 @@ struct wb_file {
 static sqlite3_vfs *base_vfs;
 static _Thread_local bool is_pacing;
 static _Atomic uint64_t n_paced;
+
+/*
+ * The descriptor pacing uses for a database file: one per file for the life
+ * of the process, never closed.  SQLite locks the file with POSIX record
+ * locks, which belong to the process: closing any descriptor of the file
+ * would drop every lock the process's connections hold on it, and another
+ * process could then delete the WAL under them.
+ */
+struct pace_file {
+    dev_t dev;
+    ino_t ino;
+    int fd;
+    struct pace_file *next;
+};
+static pthread_mutex_t pace_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pace_file *pace_files;
+
+static int pace_fd_for(const char *name)
+{
+    int fd = -1;
+    struct stat st;
+    pthread_mutex_lock(&pace_mu);
+    if (stat(name, &st) == 0) {
+        struct pace_file *pf = pace_files;
+        while (pf != NULL && !(pf->dev == st.st_dev && pf->ino == st.st_ino))
+            pf = pf->next;
+        if (pf == NULL && (fd = open(name, O_RDONLY | O_CLOEXEC)) >= 0) {
+            pf = xmalloc(sizeof *pf);
+            *pf = (struct pace_file){
+                .dev = st.st_dev, .ino = st.st_ino, .fd = fd, .next = pace_files};
+            pace_files = pf;
+        }
+        fd = pf != NULL ? pf->fd : -1;
+    }
+    pthread_mutex_unlock(&pace_mu);
+    return fd;
+}
 
 void walbuf_pace_thread(void)
 {
@@ -80,6 +120,10 @@ uint64_t walbuf_paced(void)
  * which follows. */
 static void pace(struct wb_file *p, sqlite3_int64 off, int amt)
 {
+    if (p->pace_fd == -1 && (p->pace_fd = pace_fd_for(p->db_name)) < 0) {
+        p->pace_fd = -2; /* cannot: the checkpoint's fsync does it all, as without pacing */
+        return;
+    }
     if (p->bytes == 0 || off < p->lo)
         p->lo = off;
     if (off + amt > p->hi)
@@ -87,8 +131,8 @@ static void pace(struct wb_file *p, sqlite3_int64 off, int amt)
     p->bytes += amt;
     if (p->bytes < DB_PACE_BYTES)
         return;
-    sync_file_range(p->pace_fd, p->lo, p->hi - p->lo, SYNC_FILE_RANGE_WRITE);
-    atomic_fetch_add_explicit(&n_paced, 1, memory_order_relaxed);
+    if (sync_file_range(p->pace_fd, p->lo, p->hi - p->lo, SYNC_FILE_RANGE_WRITE) == 0)
+        atomic_fetch_add_explicit(&n_paced, 1, memory_order_relaxed);
     if (p->prev_hi > p->prev_lo)
         sync_file_range(p->pace_fd, p->prev_lo, p->prev_hi - p->prev_lo,
                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
@@ -128,9 +172,6 @@ static int wb_close(sqlite3_file *f)
     int rc2 = p->real->pMethods ? p->real->pMethods->xClose(p->real) : SQLITE_OK;
     free(p->buf);
     p->buf = NULL;
-    if (p->pace_fd >= 0)
-        close(p->pace_fd);
-    p->pace_fd = -1;
     return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -154,7 +195,7 @@ static int wb_write(sqlite3_file *f, const void *src, int amt, sqlite3_int64 off
     struct wb_file *p = wb(f);
     if (!p->is_wal || amt <= 0) {
         int rc = p->real->pMethods->xWrite(p->real, src, amt, off);
-        if (rc == SQLITE_OK && is_pacing && p->pace_fd >= 0 && amt > 0)
+        if (rc == SQLITE_OK && is_pacing && p->db_name != NULL && p->pace_fd != -2 && amt > 0)
             pace(p, off, amt);
         return rc;
     }
@@ -230,6 +271,8 @@ static int wb_check_reserved(sqlite3_file *f, int *out)
 static int wb_file_control(sqlite3_file *f, int op, void *arg)
 {
     struct wb_file *p = wb(f);
+    if (op == SQLITE_FCNTL_CKPT_START) /* a new copy: its pieces start afresh */
+        p->lo = p->hi = p->bytes = p->prev_lo = p->prev_hi = 0;
     int rc = wb_flush(p);
     return rc != SQLITE_OK ? rc : p->real->pMethods->xFileControl(p->real, op, arg);
 }
@@ -317,7 +360,7 @@ static int wb_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f, int
     if (p->is_wal)
         p->buf = xmalloc(WALBUF_CAP);
     if ((flags & SQLITE_OPEN_MAIN_DB) && name != NULL)
-        p->pace_fd = open(name, O_RDONLY | O_CLOEXEC); /* without it, no pacing */
+        p->db_name = name;
     /* The default VFS's methods may be of an older version: never offer more. */
     int v = p->real->pMethods->iVersion;
     p->base.pMethods = &wb_versions[v < 1 ? 1 : v > 3 ? 3 : v];

@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "core/str.h"
+#include "store/db.h"
 #include "store/store.h"
 #include "store/store_int.h" /* the durability thread's lock and file, held or broken below */
 
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
@@ -1819,6 +1821,68 @@ static void test_checkpoint_copy_paced(void **state)
     reopen_small(f, 1000);
 }
 
+/* test_store --open-close DB: what another process does when it opens the
+ * database, reads, and closes it (its close deletes a WAL nobody else holds). */
+static int open_close_main(const char *path)
+{
+    sqlite3 *h;
+    int rc = sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h, "SELECT COUNT(*) FROM blobs", NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc == SQLITE_OK ? 0 : 1;
+}
+
+/* A pacing connection of its own: copies the WAL into the database, then closes. */
+static void *pacing_checkpoint_main(void *arg)
+{
+    struct fx *f = arg;
+    walbuf_pace_thread();
+    struct db *c = NULL;
+    struct err_info err = {0};
+    if (db_open(f->path, true, 256, &c, &err) == 0) {
+        sqlite3_wal_checkpoint_v2(db_handle(c), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        db_close(c);
+    }
+    return NULL;
+}
+
+/* Pacing never closes a descriptor of the database while the store is open:
+ * that would drop the process's POSIX locks on it, and another process
+ * closing the database would then take it for unused and delete the WAL. */
+static void test_pacing_keeps_the_locks(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    reopen_small(f, 100000); /* the store's own thread leaves the WAL alone */
+    for (int i = 0; i < 200; i++) /* ~2.4 MB in the WAL */
+        assert_int_equal(store_write(f->s, job_blob, NULL, &err), 0);
+    uint64_t before = store_checkpoints(f->s).paced;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, pacing_checkpoint_main, f), 0);
+    pthread_join(t, NULL);
+    assert_true(store_checkpoints(f->s).paced > before); /* it did pace */
+    pid_t child = fork();
+    if (child == 0) { /* another process (a fresh one: SQLite's own lock books are per process) */
+        execl("/proc/self/exe", "test_store", "--open-close", f->path, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    char wal[sizeof f->path + 8];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    struct stat st;
+    assert_int_equal(stat(wal, &st), 0); /* still there: the store's locks held */
+    assert_int_equal(store_write(f->s, job_blob, NULL, &err), 0);
+    struct db *r = store_reader(f->s);
+    sqlite3_stmt *q = db_stmt(r, "SELECT COUNT(*) FROM blobs");
+    assert_int_equal(db_step(r, q, NULL), 1);
+    assert_int_equal(db_col_i64(q, 0), 201);
+    sqlite3_reset(q);
+    store_reader_done(f->s, r);
+}
+
 static void test_reader_snapshot_kept_until_a_commit(void **state)
 {
     struct fx *f = *state;
@@ -2096,8 +2160,10 @@ static void test_failed_sync_refuses_writes(void **state)
     close(p[1]);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--open-close") == 0)
+        return open_close_main(argv[2]);
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_migrations_idempotent),
@@ -2130,6 +2196,7 @@ int main(void)
         T(test_hub),
         T(test_concurrent_writers),
         T(test_checkpoint_copy_paced),
+        T(test_pacing_keeps_the_locks),
         T(test_reader_snapshot_kept_until_a_commit),
         T(test_wal_frames_gathered),
         T(test_large_commit_checkpointed_by_the_thread),
