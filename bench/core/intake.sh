@@ -23,17 +23,8 @@ TOKEN=$("$BIN" token create --db "$OUT/db" --name bench --role integration)
 "$BIN" demo --ndjson "$OUT/demo.ndjson" >/dev/null
 grep -o '"type":"store","code":"[^"]*"' "$OUT/demo.ndjson" | sed 's/.*"code":"//; s/"$//' >"$OUT/stores.txt"
 sync # the copy just made is not written back while the server is measured
-"$BIN" serve --db "$OUT/db" --listen "127.0.0.1:$PORT" --log_level warn 2>"$OUT/serve.log" &
-PID=$!
-for _ in $(seq 1 200); do
-    curl -s "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-    sleep 0.05
-done
-for _ in $(seq 1 600); do # the workers have caught up with the demo's history
-    lag=$(curl -s "http://127.0.0.1:$PORT/healthz" | grep -o '"consumers_lag":{[^}]*}' | grep -o ':[0-9]*' | tr -d ':' | sort -n | tail -1)
-    [ -n "$lag" ] && [ "$lag" -le 100 ] && break
-    sleep 0.5
-done
+. bench/core/server.sh
+start_server "$OUT/db" "$PORT"
 
 load() { # seconds [--latency]
     OTKLIK_TOKEN=$TOKEN OTKLIK_STORES="$OUT/stores.txt" wrk -t2 -c32 -d"$1"s ${2:-} \
