@@ -254,7 +254,8 @@ int job_timer_cancel(struct rules_job *j, int64_t request_id, const char *kind, 
 int job_event(struct rules_job *j, const char *type, int64_t request_id, int64_t customer_id,
               int64_t order_id, int64_t store_id, const char *actor, json_t *data,
               struct err_info *err);
-/* The same with data as the text of a JSON object, compact as json_dumps writes it. */
+/* The same with data as the text of a JSON object, compact as json_dumps writes it
+ * (job_event writes its data so and comes here). */
 int job_event_text(struct rules_job *j, const char *type, int64_t request_id,
                    int64_t customer_id, int64_t order_id, int64_t store_id, const char *actor,
                    struct buf *data, struct err_info *err);

@@ -152,24 +152,6 @@ int job_timer_cancel(struct rules_job *j, int64_t request_id, const char *kind, 
     return db_run(db, st, err);
 }
 
-int job_event(struct rules_job *j, const char *type, int64_t request_id, int64_t customer_id,
-              int64_t order_id, int64_t store_id, const char *actor, json_t *data,
-              struct err_info *err)
-{
-    if (data == NULL)
-        data = json_object();
-    if (j->is_late) {
-        json_object_set_new(data, "late", json_true());
-        json_object_set_new(data, "delay_s", json_integer(j->delay_ms / 1000));
-    }
-    char *text = json_dumps(data, JSON_COMPACT);
-    json_decref(data);
-    int64_t id = store_event_add(j->tx, type, request_id, customer_id, order_id, store_id, actor,
-                                 text, err);
-    free(text);
-    return id < 0 ? (int)id : 0;
-}
-
 int job_event_text(struct rules_job *j, const char *type, int64_t request_id,
                    int64_t customer_id, int64_t order_id, int64_t store_id, const char *actor,
                    struct buf *data, struct err_info *err)
@@ -187,6 +169,21 @@ int job_event_text(struct rules_job *j, const char *type, int64_t request_id,
     int64_t id = store_event_add(j->tx, type, request_id, customer_id, order_id, store_id, actor,
                                  buf_cstr(data), err);
     return id < 0 ? (int)id : 0;
+}
+
+int job_event(struct rules_job *j, const char *type, int64_t request_id, int64_t customer_id,
+              int64_t order_id, int64_t store_id, const char *actor, json_t *data,
+              struct err_info *err)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    struct buf b;
+    buf_init(&b, 0);
+    buf_puts(&b, text ? text : "{}");
+    free(text);
+    int rc = job_event_text(j, type, request_id, customer_id, order_id, store_id, actor, &b, err);
+    buf_free(&b);
+    return rc;
 }
 
 int req_info_load(struct db *db, int64_t id, struct req_info *out)
