@@ -46,7 +46,7 @@
 
 #define READER_CACHE_KIB 65536
 #define READER_MMAP_BYTES "2147418112" /* SQLite's largest mmap by default */
-#define BULK_ROWS 64 /* rows per INSERT statement */
+#define BULK_ROWS 200 /* rows per INSERT statement */
 
 int rebuild_split_rows = -1;
 

@@ -37,6 +37,9 @@ int walbuf_register(void);
 void walbuf_pace_thread(void);
 /* Pieces written that way so far, by every pacing thread of the process. */
 uint64_t walbuf_paced(void);
+/* How many full buffers of WAL frames the files' own threads have written
+ * while the writer went on (a transaction larger than the buffer). */
+uint64_t walbuf_written_behind(void);
 
 /* Finalize every cached statement and close. NULL is a no-op. */
 void db_close(struct db *db);

@@ -16,6 +16,16 @@
  * A crash may lose buffered frames of a transaction that has not committed,
  * which SQLite's recovery drops anyway (a WAL ends at its last commit).
  *
+ * A transaction larger than the buffer (a bulk import, a rebuild of the
+ * rollups) fills it many times before its commit.  A full buffer is then
+ * handed to the file's own thread, which writes it while the next fills
+ * (wb_launch): copying hundreds of megabytes into the kernel's page cache
+ * was a sixth of a rebuild's time on the writer.  The connection's thread
+ * waits for that write (wb_settle) before anything but an append or a read
+ * the two buffers can answer, so the default VFS's file is never used by
+ * two threads at once, and a commit's frames are all in the file when it
+ * returns.
+ *
  * Every other file, and every other operation, goes straight to the default
  * VFS.  Only the writer's connection uses this VFS (WALBUF_VFS), and the
  * checkpoint thread's.
@@ -45,6 +55,20 @@
 #define WAL_FRAME_HEADER 24
 #define DB_PACE_BYTES ((sqlite3_int64)1024 * 1024)
 
+/* The write-behind of one WAL file: a full buffer being written by its thread. */
+struct wb_flight {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    pthread_t thread;
+    sqlite3_file *real;
+    char *buf;           /* [start, start + len) until wb_settle, then the spare */
+    size_t len;
+    sqlite3_int64 start;
+    bool is_busy;
+    bool is_stopping;
+    int rc;              /* the outcome of the last write, until wb_settle takes it */
+};
+
 struct wb_file {
     sqlite3_file base;   /* pMethods: wal_methods or pass_methods */
     sqlite3_file *real;  /* the default VFS's file, right after this struct */
@@ -55,6 +79,7 @@ struct wb_file {
     sqlite3_int64 end;   /* past the last byte written since the WAL's header */
     bool is_commit_next; /* the next write is the page of a commit frame */
     int err;             /* a write of buffered frames failed: so does every later call */
+    struct wb_flight *fly; /* once a transaction first fills the buffer, else NULL */
     /* a database file: its writes by a pacing thread, a piece at a time */
     const char *db_name;          /* its path (SQLite keeps it until xClose), else NULL */
     int pace_fd;                  /* pace_fd_for(db_name) once a pacing thread writes, else -1 */
@@ -65,6 +90,7 @@ struct wb_file {
 static sqlite3_vfs *base_vfs;
 static _Thread_local bool is_pacing;
 static _Atomic uint64_t n_paced;
+static _Atomic uint64_t n_behind;
 
 /*
  * The descriptor pacing uses for a database file: one per file for the life
@@ -113,6 +139,11 @@ uint64_t walbuf_paced(void)
     return atomic_load(&n_paced);
 }
 
+uint64_t walbuf_written_behind(void)
+{
+    return atomic_load(&n_behind);
+}
+
 /* After a write of [off, off + amt): once a piece's pages add up to
  * DB_PACE_BYTES, start their writeback and wait for the piece before.  A
  * checkpoint writes pages in ascending order, so the pieces are ranges one
@@ -147,16 +178,68 @@ static struct wb_file *wb(sqlite3_file *f)
     return (struct wb_file *)f;
 }
 
-/* Write out what is buffered, in pieces the default VFS takes whole (it
- * writes at most 128 KiB - 1 bytes a call). */
+/* Write [start, start + len) from buf, in pieces the default VFS takes whole
+ * (it writes at most 128 KiB - 1 bytes a call). */
+static int write_pieces(sqlite3_file *real, const char *buf, size_t len, sqlite3_int64 start)
+{
+    int rc = SQLITE_OK;
+    for (size_t done = 0; done < len && rc == SQLITE_OK; done += WALBUF_PIECE) {
+        size_t n = len - done < WALBUF_PIECE ? len - done : WALBUF_PIECE;
+        rc = real->pMethods->xWrite(real, buf + done, (int)n, start + (sqlite3_int64)done);
+    }
+    return rc;
+}
+
+static void *flight_main(void *arg)
+{
+    struct wb_flight *w = arg;
+    pthread_setname_np(pthread_self(), "otklik-walwrite");
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->is_busy && !w->is_stopping)
+            pthread_cond_wait(&w->cond, &w->mu);
+        if (!w->is_busy)
+            break;
+        const char *buf = w->buf;
+        size_t len = w->len;
+        sqlite3_int64 start = w->start;
+        pthread_mutex_unlock(&w->mu);
+        int rc = write_pieces(w->real, buf, len, start);
+        pthread_mutex_lock(&w->mu);
+        if (rc != SQLITE_OK)
+            w->rc = rc;
+        w->is_busy = false;
+        pthread_cond_broadcast(&w->cond);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Wait until the buffer in flight, if any, is written; its error becomes the file's. */
+static int wb_settle(struct wb_file *p)
+{
+    struct wb_flight *w = p->fly;
+    if (w == NULL)
+        return p->err;
+    pthread_mutex_lock(&w->mu);
+    while (w->is_busy)
+        pthread_cond_wait(&w->cond, &w->mu);
+    int rc = w->rc;
+    w->rc = SQLITE_OK;
+    w->len = 0; /* in the file now, where it may be written over: no longer read from buf */
+    pthread_mutex_unlock(&w->mu);
+    /* SQLite was told those frames were written: see wb_flush. */
+    if (rc != SQLITE_OK && p->err == SQLITE_OK)
+        p->err = rc;
+    return p->err;
+}
+
+/* Write out what is buffered, after the buffer in flight. */
 static int wb_flush(struct wb_file *p)
 {
-    int rc = p->err;
-    for (size_t done = 0; done < p->len && rc == SQLITE_OK; done += WALBUF_PIECE) {
-        size_t n = p->len - done < WALBUF_PIECE ? p->len - done : WALBUF_PIECE;
-        rc = p->real->pMethods->xWrite(p->real, p->buf + done, (int)n,
-                                       p->start + (sqlite3_int64)done);
-    }
+    int rc = wb_settle(p);
+    if (rc == SQLITE_OK)
+        rc = write_pieces(p->real, p->buf, p->len, p->start);
     p->len = 0;
     /* SQLite was told those frames were written: once some are lost, nothing
      * more may be (a later commit would have a hole in its middle). */
@@ -165,19 +248,98 @@ static int wb_flush(struct wb_file *p)
     return rc;
 }
 
+/* The file's thread, with the spare buffer; NULL when no thread can be had. */
+static struct wb_flight *flight_new(sqlite3_file *real)
+{
+    struct wb_flight *w = xcalloc(1, sizeof *w);
+    w->real = real;
+    w->buf = xmalloc(WALBUF_CAP);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    if (pthread_create(&w->thread, NULL, flight_main, w) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cond);
+        free(w->buf);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+static void flight_free(struct wb_flight *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->is_stopping = true;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cond);
+    free(w->buf);
+    free(w);
+}
+
+/* The buffer is full and no commit ends it: the file's thread writes it while
+ * the spare fills (once the write before it is done). */
+static int wb_launch(struct wb_file *p)
+{
+    if (p->fly == NULL && (p->fly = flight_new(p->real)) == NULL)
+        return wb_flush(p); /* no thread to be had: write it here */
+    int rc = wb_settle(p);
+    if (rc != SQLITE_OK) {
+        p->len = 0;
+        return rc;
+    }
+    struct wb_flight *w = p->fly;
+    char *spare = w->buf;
+    pthread_mutex_lock(&w->mu);
+    w->buf = p->buf;
+    w->len = p->len;
+    w->start = p->start;
+    w->is_busy = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+    atomic_fetch_add_explicit(&n_behind, 1, memory_order_relaxed);
+    p->buf = spare;
+    p->len = 0;
+    return SQLITE_OK;
+}
+
 static int wb_close(sqlite3_file *f)
 {
     struct wb_file *p = wb(f);
     int rc = wb_flush(p);
+    if (p->fly != NULL)
+        flight_free(p->fly);
+    p->fly = NULL;
     int rc2 = p->real->pMethods ? p->real->pMethods->xClose(p->real) : SQLITE_OK;
     free(p->buf);
     p->buf = NULL;
     return rc != SQLITE_OK ? rc : rc2;
 }
 
+/* Does [off, off + amt) lie within the len bytes of buf from start? Then copy it. */
+static bool read_from(const char *buf, size_t len, sqlite3_int64 start, void *dst, int amt,
+                      sqlite3_int64 off)
+{
+    if (len == 0 || off < start || off + amt > start + (sqlite3_int64)len)
+        return false;
+    memcpy(dst, buf + (off - start), (size_t)amt);
+    return true;
+}
+
+/* Frames still in a buffer are read from it: the one filling, or the one in
+ * flight (only this thread changes it, and wb_settle forgets it). */
 static int wb_read(sqlite3_file *f, void *dst, int amt, sqlite3_int64 off)
 {
     struct wb_file *p = wb(f);
+    if (p->err != SQLITE_OK)
+        return p->err;
+    if (amt > 0 && read_from(p->buf, p->len, p->start, dst, amt, off))
+        return SQLITE_OK;
+    struct wb_flight *w = p->fly;
+    if (amt > 0 && w != NULL && read_from(w->buf, w->len, w->start, dst, amt, off))
+        return SQLITE_OK;
     int rc = wb_flush(p);
     return rc != SQLITE_OK ? rc : p->real->pMethods->xRead(p->real, dst, amt, off);
 }
@@ -220,7 +382,7 @@ static int wb_write(sqlite3_file *f, const void *src, int amt, sqlite3_int64 off
         p->is_commit_next = (h[4] | h[5] | h[6] | h[7]) != 0;
     }
     if (p->len > 0 && p->len + (size_t)amt > WALBUF_CAP) {
-        int rc = wb_flush(p);
+        int rc = wb_launch(p);
         if (rc != SQLITE_OK)
             return rc;
     }
