@@ -231,7 +231,7 @@ static int one_batch(struct store *s, int64_t *out_n, struct err_info *err)
     }
     store_reader_done(s, r);
     if (rc == 0 && b.n_events > 0)
-        rc = store_write(s, batch_write, &b, err);
+        rc = store_write_background(s, batch_write, &b, err);
     *out_n = b.n_events;
     batch_free(&b);
     return rc;

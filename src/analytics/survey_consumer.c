@@ -168,7 +168,7 @@ int analytics_surveys_step(struct app *app, int64_t *out_n, struct err_info *err
         scan_purchases(&b);
     store_reader_done(app->store, b.r);
     if (rc == 0 && (b.n_events > 0 || b.last_purchase != purchase_pos || is_first))
-        rc = store_write(app->store, invite_job, &b, err);
+        rc = store_write_background(app->store, invite_job, &b, err);
     if (b.n_invited > 0)
         log_info("surveys invited=%d", b.n_invited);
     *out_n = b.n_events + (b.last_purchase - purchase_pos);
@@ -232,7 +232,7 @@ int64_t analytics_tick_enps(struct app *app, int64_t now_ms)
         return 0;
     struct enps_job j = {an, 0};
     struct err_info err = {0};
-    if (store_write(app->store, enps_job, &j, &err) != 0)
+    if (store_write_background(app->store, enps_job, &j, &err) != 0)
         log_warn("enps schedule failed msg=\"%s\"", err.message);
     else if (j.n > 0)
         log_info("enps invited=%d", j.n);

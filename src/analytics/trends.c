@@ -279,7 +279,7 @@ int analytics_detect(struct store *s, int64_t today, int *out_new, struct err_in
             find_rise(&d.s[i], today, alerts, &n);
     }
     struct write_job j = {alerts, n, 0};
-    int rc = n > 0 ? store_write(s, write_job, &j, err) : 0;
+    int rc = n > 0 ? store_write_background(s, write_job, &j, err) : 0;
     for (int i = 0; i < n; i++)
         json_decref(alerts[i].evidence);
     free(alerts);

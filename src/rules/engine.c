@@ -234,11 +234,11 @@ static int engine_batch(struct rules *R, struct err_info *err)
     store_reader_done(R->store, r);
     struct batch_job b = {.R = R, .e = e, .last_id = last,
                           .j = {.R = R, .a = &e->arena, .now_ms = now}};
-    rc = store_write(R->store, job_batch, &b, err);
+    rc = store_write_background(R->store, job_batch, &b, err);
     if (rc != 0 && b.is_redo_owed) { /* undone whole: again, a savepoint a part */
         memset(err, 0, sizeof *err);
         b.is_careful = true;
-        rc = store_write(R->store, job_batch, &b, err);
+        rc = store_write_background(R->store, job_batch, &b, err);
     }
     if (rc == 0) {
         publish_timers(R, &b.j);
@@ -316,7 +316,7 @@ int rules_engine_init(struct rules *R, struct err_info *err)
     store_reader_done(R->store, r);
     atomic_store(&R->last_processed_id, cursor);
     if (!known)
-        return store_write(R->store, job_cursor, &cursor, err);
+        return store_write_background(R->store, job_cursor, &cursor, err);
     return 0;
 }
 

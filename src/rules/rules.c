@@ -237,7 +237,7 @@ int64_t rules_timers_tick(struct app *app, int64_t now_ms)
         arena_init(&a, 0);
         struct fire_job f = {.due = due, .n = n, .j = {.R = R, .a = &a, .now_ms = now_ms}};
         struct err_info err = {0};
-        if (store_write(R->store, job_fire, &f, &err) != 0) {
+        if (store_write_background(R->store, job_fire, &f, &err) != 0) {
             log_error("rules timers code=%s msg=\"%s\"", err_str(err.code), err.message);
             for (size_t i = 0; i < n; i++) /* try again next tick */
                 theap_push(&R->heap, due[i].due_at_ms, due[i].id);

@@ -179,7 +179,7 @@ int64_t rules_webhooks_tick(struct app *app, int64_t now_ms)
     if (is_durable) {
         struct result_job rj = {hooks, n, now_ms};
         struct err_info err = {0};
-        if (store_write(R->store, job_results, &rj, &err) != 0)
+        if (store_write_background(R->store, job_results, &rj, &err) != 0)
             log_error("rules webhooks msg=\"%s\"", err.message);
     }
     for (size_t i = 0; i < n; i++) {

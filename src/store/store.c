@@ -270,6 +270,27 @@ static void run_batch(struct store *s, struct job *batch)
         store_durable_push(s, NULL, NULL, 0, t0, seq);
 }
 
+/* The background jobs of a batch taken out of it, in their order; NULL when
+ * the batch holds no other jobs (then they simply run in it). */
+static struct job *background_apart(struct job **batch)
+{
+    struct job *fg = NULL, **fg_tail = &fg, *bg = NULL, **bg_tail = &bg;
+    for (struct job *j = *batch, *next; j != NULL; j = next) {
+        next = j->next;
+        j->next = NULL;
+        struct job ***tail = j->is_background ? &bg_tail : &fg_tail;
+        **tail = j;
+        *tail = &j->next;
+    }
+    if (fg == NULL || bg == NULL) { /* one kind only: the batch as it was */
+        *fg_tail = bg;
+        *batch = fg != NULL ? fg : bg;
+        return NULL;
+    }
+    *batch = fg;
+    return bg;
+}
+
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
@@ -298,8 +319,14 @@ static void *writer_main(void *arg)
             store_jobs_fail(batch, "the database cannot be synced to disk; restart the server");
             store_jobs_complete(batch);
         } else {
+            /* The callers' writes commit (and go to the fsync) before the workers'. */
+            struct job *later = background_apart(&batch);
             run_batch(s, batch);
             store_checkpoint_tail(s);
+            if (later != NULL) {
+                run_batch(s, later);
+                store_checkpoint_tail(s);
+            }
         }
         pthread_mutex_lock(&s->mu);
     }
@@ -327,9 +354,10 @@ static bool enqueue(struct store *s, struct job *j)
 }
 
 static int write_and_wait(struct store *s, store_job_fn fn, void *arg, bool is_rerunnable,
-                          struct err_info *err)
+                          bool is_background, struct err_info *err)
 {
-    struct job j = {.fn = fn, .arg = arg, .err = err, .is_rerunnable = is_rerunnable};
+    struct job j = {.fn = fn, .arg = arg, .err = err, .is_rerunnable = is_rerunnable,
+                    .is_background = is_background};
     sem_init(&j.done, 0, 0);
     if (!enqueue(s, &j)) {
         sem_destroy(&j.done);
@@ -343,12 +371,17 @@ static int write_and_wait(struct store *s, store_job_fn fn, void *arg, bool is_r
 
 int store_write(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
 {
-    return write_and_wait(s, fn, arg, false, err);
+    return write_and_wait(s, fn, arg, false, false, err);
 }
 
 int store_write_rerunnable(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
 {
-    return write_and_wait(s, fn, arg, true, err);
+    return write_and_wait(s, fn, arg, true, false, err);
+}
+
+int store_write_background(struct store *s, store_job_fn fn, void *arg, struct err_info *err)
+{
+    return write_and_wait(s, fn, arg, false, true, err);
 }
 
 int store_write_async(struct store *s, struct store_async *w)

@@ -86,6 +86,15 @@ int store_write_async(struct store *s, struct store_async *w);
 int store_write_rerunnable(struct store *s, store_job_fn fn, void *arg, struct err_info *err);
 
 /*
+ * store_write for a background worker (the rules engine, the rollups, the
+ * survey invitations): when the writer takes it together with other writes,
+ * those commit first and it runs in a transaction of its own right after,
+ * so that a request acknowledged to a caller never waits for a worker's
+ * step of several milliseconds.
+ */
+int store_write_background(struct store *s, store_job_fn fn, void *arg, struct err_info *err);
+
+/*
  * Wait until every write committed so far is on disk (a batch is readable
  * by other connections a moment before its fsync ends).  Call it before
  * something read leaves the process (a webhook post).  0, or

@@ -56,6 +56,7 @@ struct job {
     sem_t done; /* posted by the writer once the job's batch is durable */
     struct store_async *async; /* or, for a write that does not wait: told through done() */
     bool is_rerunnable;        /* see store_async */
+    bool is_background;        /* see store_write_background */
     struct job *next;
 };
 

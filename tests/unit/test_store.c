@@ -1991,6 +1991,76 @@ static int64_t file_i64(const char *path, const char *sql)
     return n;
 }
 
+/* ---- a worker's job commits after the callers' writes taken beside it ---------------- */
+
+struct bg_order {
+    struct store *s;
+    const char *path;
+    atomic_bool is_blocking;
+    int64_t seen_by_worker; /* the caller's store, as another connection saw it during the worker's job */
+};
+
+/* Keeps the writer busy until two more jobs are queued, so the writer takes them together. */
+static int job_hold_until_two_queued(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)tx;
+    (void)err;
+    struct bg_order *o = arg;
+    atomic_store(&o->is_blocking, true);
+    for (int i = 0; i < 5000 && store_queue_depth(o->s) < 2; i++)
+        usleep(1000);
+    return 0;
+}
+
+static int job_worker_looks(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    struct bg_order *o = arg;
+    o->seen_by_worker =
+        file_i64(o->path, "SELECT COUNT(*) FROM stores WHERE code = 'CALLER'");
+    return job_one_store(tx, "WORKER", err);
+}
+
+static void *hold_main(void *arg)
+{
+    struct bg_order *o = arg;
+    struct err_info err = {0};
+    store_write(o->s, job_hold_until_two_queued, o, &err);
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct bg_order *o = arg;
+    struct err_info err = {0};
+    store_write_background(o->s, job_worker_looks, o, &err);
+    return NULL;
+}
+
+static void test_worker_job_after_callers(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    struct bg_order o = {.s = f->s, .path = f->path, .seen_by_worker = -1};
+    pthread_t hold, worker;
+    assert_int_equal(pthread_create(&hold, NULL, hold_main, &o), 0);
+    for (int i = 0; i < 5000 && !atomic_load(&o.is_blocking); i++)
+        usleep(1000);
+    assert_true(atomic_load(&o.is_blocking));
+    /* The worker's job is queued first, the caller's second: one batch. */
+    assert_int_equal(pthread_create(&worker, NULL, worker_main, &o), 0);
+    for (int i = 0; i < 5000 && store_queue_depth(f->s) < 1; i++)
+        usleep(1000);
+    assert_int_equal(store_write(f->s, job_one_store, "CALLER", &err), 0);
+    pthread_join(worker, NULL);
+    pthread_join(hold, NULL);
+    /* The caller's write was committed when the worker's job ran: in the same
+     * transaction, no other connection could have seen it yet. */
+    assert_int_equal(o.seen_by_worker, 1);
+    assert_int_equal(file_i64(f->path, "SELECT COUNT(*) FROM stores WHERE code IN "
+                                       "('CALLER', 'WORKER')"),
+                     2);
+}
+
 static int job_many_blobs(struct store_tx *tx, void *arg, struct err_info *err)
 {
     int n = *(int *)arg;
@@ -2203,6 +2273,7 @@ int main(int argc, char **argv)
         T(test_pacing_keeps_the_locks),
         T(test_reader_snapshot_kept_until_a_commit),
         T(test_wal_frames_gathered),
+        T(test_worker_job_after_callers),
         T(test_large_commit_checkpointed_by_the_thread),
         T(test_acknowledged_commit_in_the_files),
         T(test_acknowledged_once_synced),
