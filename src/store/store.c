@@ -4,7 +4,9 @@
  *
  * The writer takes every queued job (up to max_batch), runs each inside
  * BEGIN IMMEDIATE ... COMMIT in its own SAVEPOINT so a failing job undoes
- * only its own writes, then commits once for the whole batch.  Each caller
+ * only its own writes (rerunnable jobs run straight, see store_async), then
+ * commits once for the whole batch; the background workers' jobs taken with
+ * callers' jobs commit in a second transaction right after.  Each caller
  * sleeps on its job's semaphore, posted only once the batch is on disk: the
  * durability thread (durable.c) syncs the WAL while the writer runs the next
  * batch.  The batch grows naturally with load, so the fsync cost is shared
@@ -323,7 +325,10 @@ static void *writer_main(void *arg)
             struct job *later = background_apart(&batch);
             run_batch(s, batch);
             store_checkpoint_tail(s);
-            if (later != NULL) {
+            if (later != NULL && atomic_load(&s->sync_failed)) {
+                store_jobs_fail(later, "the database cannot be synced to disk; restart the server");
+                store_jobs_complete(later);
+            } else if (later != NULL) {
                 run_batch(s, later);
                 store_checkpoint_tail(s);
             }

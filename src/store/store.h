@@ -87,10 +87,11 @@ int store_write_rerunnable(struct store *s, store_job_fn fn, void *arg, struct e
 
 /*
  * store_write for a background worker (the rules engine, the rollups, the
- * survey invitations): when the writer takes it together with other writes,
- * those commit first and it runs in a transaction of its own right after,
- * so that a request acknowledged to a caller never waits for a worker's
- * step of several milliseconds.
+ * survey invitations): when the writer takes it together with callers'
+ * writes, those commit first, and the workers' jobs of that batch run in a
+ * transaction of their own right after, so that callers taken with a
+ * worker's step of several milliseconds do not wait for it (one that
+ * arrives while such a step runs still does).
  */
 int store_write_background(struct store *s, store_job_fn fn, void *arg, struct err_info *err);
 

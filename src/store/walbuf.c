@@ -22,9 +22,11 @@
  * (wb_launch): copying hundreds of megabytes into the kernel's page cache
  * was a sixth of a rebuild's time on the writer.  The connection's thread
  * waits for that write (wb_settle) before anything but an append or a read
- * the two buffers can answer, so the default VFS's file is never used by
- * two threads at once, and a commit's frames are all in the file when it
- * returns.
+ * the two buffers can answer, and before every call that reads or writes
+ * the file (the locking and shared-memory calls, which SQLite makes on the
+ * database file and not on a WAL, pass straight through), so the default
+ * VFS's file is never read or written by two threads at once, and a
+ * commit's frames are all in the file when it returns.
  *
  * Every other file, and every other operation, goes straight to the default
  * VFS.  Only the writer's connection uses this VFS (WALBUF_VFS), and the
@@ -70,7 +72,7 @@ struct wb_flight {
 };
 
 struct wb_file {
-    sqlite3_file base;   /* pMethods: wal_methods or pass_methods */
+    sqlite3_file base;   /* pMethods: one of wb_versions */
     sqlite3_file *real;  /* the default VFS's file, right after this struct */
     bool is_wal;
     char *buf;           /* frames not yet written, for [start, start + len) */
@@ -78,6 +80,7 @@ struct wb_file {
     sqlite3_int64 start;
     sqlite3_int64 end;   /* past the last byte written since the WAL's header */
     bool is_commit_next; /* the next write is the page of a commit frame */
+    bool has_no_thread;  /* a thread for write-behind could not be had: write in place */
     int err;             /* a write of buffered frames failed: so does every later call */
     struct wb_flight *fly; /* once a transaction first fills the buffer, else NULL */
     /* a database file: its writes by a pacing thread, a piece at a time */
@@ -283,8 +286,10 @@ static void flight_free(struct wb_flight *w)
  * the spare fills (once the write before it is done). */
 static int wb_launch(struct wb_file *p)
 {
-    if (p->fly == NULL && (p->fly = flight_new(p->real)) == NULL)
-        return wb_flush(p); /* no thread to be had: write it here */
+    if (p->fly == NULL && (p->has_no_thread || (p->fly = flight_new(p->real)) == NULL)) {
+        p->has_no_thread = true; /* no thread to be had: write it here, now and later */
+        return wb_flush(p);
+    }
     int rc = wb_settle(p);
     if (rc != SQLITE_OK) {
         p->len = 0;
@@ -365,8 +370,15 @@ static int wb_write(sqlite3_file *f, const void *src, int amt, sqlite3_int64 off
         return p->err;
     bool is_commit = p->is_commit_next;
     p->is_commit_next = false;
-    if (off == 0)
-        p->end = 0; /* the WAL's header: it starts over */
+    if (off == 0) { /* the WAL's header: it starts over */
+        /* Anything still buffered belongs to a transaction that was rolled back:
+         * it goes out first, where it was meant to be, so that the new header
+         * and frames are gathered from offset 0 and written over it. */
+        int rc = p->len > 0 ? wb_flush(p) : SQLITE_OK;
+        if (rc != SQLITE_OK)
+            return rc;
+        p->end = 0;
+    }
     if (off != p->end || (size_t)amt > WALBUF_PIECE) {
         int rc = wb_flush(p);
         if (rc == SQLITE_OK)

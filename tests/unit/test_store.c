@@ -1991,6 +1991,59 @@ static int64_t file_i64(const char *path, const char *sql)
     return n;
 }
 
+/* ---- a rolled-back transaction's frames and a WAL that starts over ---------------------- */
+
+static void copy_file(const char *from, const char *to);
+
+static int job_store_then_fail(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    int rc = job_one_store(tx, arg, err);
+    return rc != 0 ? rc : err_set(err, ERR_CONFLICT, "", "failing after a write, on purpose");
+}
+
+/* A rerunnable job that fails after writing has its transaction rolled back
+ * while its frames, the WAL's new header first, are still in the writer's
+ * buffer; the next transaction starts the WAL over at offset 0 again.  Its
+ * header and frames must land there, not after the discarded bytes. */
+static void test_wal_restart_after_a_rollback(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    reopen_small(f, 1000000); /* the store's own checkpoints stay out of the way */
+    assert_int_equal(store_write(f->s, job_one_store, "BEFORE", &err), 0);
+    /* Everything copied into the database and no reader left in the WAL: the next
+     * writer starts it over, writing its header at offset 0. */
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(RESTART)", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0); /* not busy */
+    assert_true(sqlite3_column_int(st, 1) > 0);     /* frames in the WAL */
+    assert_int_equal(sqlite3_column_int(st, 2), sqlite3_column_int(st, 1)); /* all copied */
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(store_write_rerunnable(f->s, job_store_then_fail, "GONE", &err), ERR_CONFLICT);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(store_write(f->s, job_one_store, "AFTER", &err), 0);
+    /* Another connection reads what was committed, and only that. */
+    assert_int_equal(file_i64(f->path, "SELECT COUNT(*) FROM stores WHERE code = 'AFTER'"), 1);
+    assert_int_equal(file_i64(f->path, "SELECT COUNT(*) FROM stores WHERE code = 'GONE'"), 0);
+    assert_int_equal(file_i64(f->path, "SELECT COUNT(*) FROM stores WHERE code = 'BEFORE'"), 1);
+    /* As a crash would leave the files: a copy, recovered from its WAL, has it too. */
+    char wal[200], copy[200], copy_wal[200];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    snprintf(copy, sizeof copy, "%s/copy.db", f->dir);
+    snprintf(copy_wal, sizeof copy_wal, "%s/copy.db-wal", f->dir);
+    copy_file(f->path, copy);
+    copy_file(wal, copy_wal);
+    assert_int_equal(file_i64(copy, "SELECT COUNT(*) FROM stores WHERE code = 'AFTER'"), 1);
+    assert_int_equal(file_i64(copy, "SELECT COUNT(*) FROM stores WHERE code = 'GONE'"), 0);
+    remove_db_files(copy);
+}
+
 /* ---- a worker's job commits after the callers' writes taken beside it ---------------- */
 
 struct bg_order {
@@ -2045,14 +2098,15 @@ static void test_worker_job_after_callers(void **state)
     assert_int_equal(pthread_create(&hold, NULL, hold_main, &o), 0);
     for (int i = 0; i < 5000 && !atomic_load(&o.is_blocking); i++)
         usleep(1000);
+    if (!atomic_load(&o.is_blocking))
+        pthread_join(hold, NULL); /* before failing: the thread uses o */
     assert_true(atomic_load(&o.is_blocking));
-    /* The worker's job is queued first, the caller's second: one batch. */
+    /* The worker's job and the caller's queue while the writer is held: one batch. */
     assert_int_equal(pthread_create(&worker, NULL, worker_main, &o), 0);
-    for (int i = 0; i < 5000 && store_queue_depth(f->s) < 1; i++)
-        usleep(1000);
-    assert_int_equal(store_write(f->s, job_one_store, "CALLER", &err), 0);
+    int rc = store_write(f->s, job_one_store, "CALLER", &err);
     pthread_join(worker, NULL);
     pthread_join(hold, NULL);
+    assert_int_equal(rc, 0);
     /* The caller's write was committed when the worker's job ran: in the same
      * transaction, no other connection could have seen it yet. */
     assert_int_equal(o.seen_by_worker, 1);
@@ -2274,6 +2328,7 @@ int main(int argc, char **argv)
         T(test_reader_snapshot_kept_until_a_commit),
         T(test_wal_frames_gathered),
         T(test_worker_job_after_callers),
+        T(test_wal_restart_after_a_rollback),
         T(test_large_commit_checkpointed_by_the_thread),
         T(test_acknowledged_commit_in_the_files),
         T(test_acknowledged_once_synced),
