@@ -1993,6 +1993,27 @@ static int64_t file_i64(const char *path, const char *sql)
 
 /* ---- a rolled-back transaction's frames and a WAL that starts over ---------------------- */
 
+/* PRAGMA wal_checkpoint(mode) through a connection of its own (another process's). */
+struct ckpt_row {
+    int busy, frames, copied;
+};
+
+static struct ckpt_row checkpoint_by_another(const char *path, const char *mode)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA wal_checkpoint(%s)", mode);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    struct ckpt_row c = {sqlite3_column_int(st, 0), sqlite3_column_int(st, 1),
+                         sqlite3_column_int(st, 2)};
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return c;
+}
+
 static void copy_file(const char *from, const char *to);
 
 static int job_store_then_fail(struct store_tx *tx, void *arg, struct err_info *err)
@@ -2013,17 +2034,10 @@ static void test_wal_restart_after_a_rollback(void **state)
     assert_int_equal(store_write(f->s, job_one_store, "BEFORE", &err), 0);
     /* Everything copied into the database and no reader left in the WAL: the next
      * writer starts it over, writing its header at offset 0. */
-    sqlite3 *h = NULL;
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(RESTART)", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 0); /* not busy */
-    assert_true(sqlite3_column_int(st, 1) > 0);     /* frames in the WAL */
-    assert_int_equal(sqlite3_column_int(st, 2), sqlite3_column_int(st, 1)); /* all copied */
-    sqlite3_finalize(st);
-    sqlite3_close(h);
+    struct ckpt_row c = checkpoint_by_another(f->path, "RESTART");
+    assert_int_equal(c.busy, 0);
+    assert_true(c.frames > 0);
+    assert_int_equal(c.copied, c.frames); /* all copied */
     memset(&err, 0, sizeof err);
     assert_int_equal(store_write_rerunnable(f->s, job_store_then_fail, "GONE", &err), ERR_CONFLICT);
     memset(&err, 0, sizeof err);
@@ -2177,15 +2191,7 @@ static void test_large_commit_checkpointed_by_the_thread(void **state)
      * only their few frames. */
     assert_int_equal(store_write(f->s, job_one_store, "S6", &err), 0);
     assert_int_equal(store_write(f->s, job_one_store, "S7", &err), 0);
-    sqlite3 *h = NULL;
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_open_v2(f->path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA wal_checkpoint(PASSIVE)", -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_true(sqlite3_column_int(st, 1) < 64); /* frames in the WAL */
-    sqlite3_finalize(st);
-    sqlite3_close(h);
+    assert_true(checkpoint_by_another(f->path, "PASSIVE").frames < 64);
     assert_int_equal(file_i64(f->path, "SELECT COUNT(*) FROM wb"), n);
 }
 
