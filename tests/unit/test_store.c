@@ -2023,9 +2023,10 @@ static int job_store_then_fail(struct store_tx *tx, void *arg, struct err_info *
 }
 
 /* A rerunnable job that fails after writing has its transaction rolled back
- * while its frames, the WAL's new header first, are still in the writer's
- * buffer; the next transaction starts the WAL over at offset 0 again.  Its
- * header and frames must land there, not after the discarded bytes. */
+ * while its frames are still in the writer's buffer; the next transaction
+ * starts the WAL over at offset 0 again.  Its header and frames must land
+ * there, not after those bytes (here SQLite reads the file before writing the
+ * header, which writes the buffer out; walbuf.c also does so itself). */
 static void test_wal_restart_after_a_rollback(void **state)
 {
     struct fx *f = *state;
@@ -2233,7 +2234,7 @@ static void test_acknowledged_commit_in_the_files(void **state)
     uint64_t behind = walbuf_written_behind();
     assert_int_equal(store_write(f->s, job_rewrite, NULL, &err), 0);
     /* Its frames filled the buffer several times: the full ones were written by
-     * the WAL file's thread while the job went on (and read back from them). */
+     * the WAL file's thread while the job went on (reading spilled pages back). */
     assert_true(walbuf_written_behind() >= behind + 2);
     char db[200], wal[200], copy[200], copy_wal[200];
     snprintf(db, sizeof db, "%s", f->path);
