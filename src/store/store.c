@@ -189,25 +189,37 @@ static int run_straight(struct store *s, struct store_tx *tx, struct job *first,
     return 0;
 }
 
-/* The batch with its rerunnable jobs first (jobs of one batch were queued side
- * by side, so their order is free); *end: the first of the others. */
-static struct job *rerunnable_first(struct job *batch, struct job **end)
+/*
+ * The jobs of a batch that first(j) picks, then the others, each in their
+ * order (jobs of one batch were queued side by side, so their order is
+ * free); *others: the first of the others (NULL when none), *cut: the link
+ * that leads to it.
+ */
+static struct job *partition(struct job *batch, bool (*first)(const struct job *),
+                             struct job **others, struct job ***cut)
 {
-    struct job *rer = NULL, **rer_tail = &rer, *other = NULL, **other_tail = &other;
+    struct job *a = NULL, **a_tail = &a, *b = NULL, **b_tail = &b;
     for (struct job *j = batch, *next; j != NULL; j = next) {
         next = j->next;
         j->next = NULL;
-        if (j->is_rerunnable) {
-            *rer_tail = j;
-            rer_tail = &j->next;
-        } else {
-            *other_tail = j;
-            other_tail = &j->next;
-        }
+        struct job ***tail = first(j) ? &a_tail : &b_tail;
+        **tail = j;
+        *tail = &j->next;
     }
-    *rer_tail = other;
-    *end = other;
-    return rer;
+    *a_tail = b;
+    *others = b;
+    *cut = a_tail;
+    return a != NULL ? a : b;
+}
+
+static bool is_rerunnable(const struct job *j)
+{
+    return j->is_rerunnable;
+}
+
+static bool is_callers(const struct job *j)
+{
+    return !j->is_background;
 }
 
 /* Run a batch in one transaction and hand it on to be acknowledged once durable. */
@@ -216,8 +228,8 @@ static void run_batch(struct store *s, struct job *batch)
     struct store_tx tx = {.s = s, .db = s->wdb};
     struct err_info cerr = {0};
     uint64_t t0 = clock_mono_ns();
-    struct job *others;
-    batch = rerunnable_first(batch, &others);
+    struct job *others, **cut;
+    batch = partition(batch, is_rerunnable, &others, &cut);
     int rc = db_run(s->wdb, db_stmt(s->wdb, "BEGIN IMMEDIATE"), &cerr);
     if (rc == 0)
         regions_check(s);
@@ -272,24 +284,15 @@ static void run_batch(struct store *s, struct job *batch)
         store_durable_push(s, NULL, NULL, 0, t0, seq);
 }
 
-/* The background jobs of a batch taken out of it, in their order; NULL when
- * the batch holds no other jobs (then they simply run in it). */
+/* The background jobs of a batch taken out of it; NULL when the batch holds
+ * no callers' jobs or no background ones (then it runs whole). */
 static struct job *background_apart(struct job **batch)
 {
-    struct job *fg = NULL, **fg_tail = &fg, *bg = NULL, **bg_tail = &bg;
-    for (struct job *j = *batch, *next; j != NULL; j = next) {
-        next = j->next;
-        j->next = NULL;
-        struct job ***tail = j->is_background ? &bg_tail : &fg_tail;
-        **tail = j;
-        *tail = &j->next;
-    }
-    if (fg == NULL || bg == NULL) { /* one kind only: the batch as it was */
-        *fg_tail = bg;
-        *batch = fg != NULL ? fg : bg;
+    struct job *bg, **cut;
+    *batch = partition(*batch, is_callers, &bg, &cut);
+    if (bg == NULL || bg == *batch)
         return NULL;
-    }
-    *batch = fg;
+    *cut = NULL;
     return bg;
 }
 
