@@ -143,20 +143,21 @@ struct rebuild_stats {
     double scan_s;      /* reading the log and the requests, seconds */
     double write_s;     /* writing the tables, seconds */
     /* The parts, seconds, on two threads (rollup_rebuild.c): the job's thread reads
-     * requests (requests_s) and empties the tables (clear_s) while the helper reads
+     * requests (requests_s) and makes the new tables while the helper reads
      * the log (events_s), then they share the rest of the requests (the helper's
      * half: requests_rest_s) and the helper sums the rollups (sum_s) while the job
      * writes the facts (facts_s) and, as their rows are ready, the rollup tables
      * (rollups_s), waiting wait_s of those for the helper; scan_s ends when the
-     * job's thread has read its requests, write_s = facts_s + rollups_s. */
+     * job's thread has read its requests, write_s = facts_s + rollups_s; then the
+     * new tables replace the old ones (swap_s). */
     double events_s;        /* the events and replies (survey answers parsed) */
     double requests_s;      /* the request rows read by the job's thread */
-    double clear_s;         /* emptying the old tables */
     double requests_rest_s; /* the request rows read by the helper */
     double facts_s;         /* writing the facts (an_fact_blocks) */
     double sum_s;           /* summing and ordering the rollup rows */
     double rollups_s;       /* writing the rollup tables */
     double wait_s;          /* of facts_s and rollups_s, waiting for the helper */
+    double swap_s;          /* dropping the old tables, renaming the new ones */
     double commit_s;        /* the commit (the WAL written and synced) */
 };
 

@@ -113,13 +113,13 @@ int analytics_main(int argc, char **argv)
         if (rc == 0)
             printf("{\"events\": %lld, \"requests\": %lld, \"answers\": %lld, \"scan_s\": %.3f, "
                    "\"write_s\": %.3f, \"seconds\": %.3f, \"events_per_s\": %.0f, \"parts_s\": "
-                   "{\"events\": %.3f, \"requests\": %.3f, \"clear\": %.3f, "
-                   "\"requests_rest\": %.3f, \"facts\": %.3f, \"sum\": %.3f, "
-                   "\"rollups\": %.3f, \"wait\": %.3f, \"commit\": %.3f}}\n",
+                   "{\"events\": %.3f, \"requests\": %.3f, \"requests_rest\": %.3f, "
+                   "\"facts\": %.3f, \"sum\": %.3f, \"rollups\": %.3f, \"wait\": %.3f, "
+                   "\"swap\": %.3f, \"commit\": %.3f}}\n",
                    (long long)st.n_events, (long long)st.n_requests, (long long)st.n_answers,
                    st.scan_s, st.write_s, total_s, total_s > 0 ? (double)st.n_events / total_s : 0,
-                   st.events_s, st.requests_s, st.clear_s, st.requests_rest_s, st.facts_s,
-                   st.sum_s, st.rollups_s, st.wait_s, st.commit_s);
+                   st.events_s, st.requests_s, st.requests_rest_s, st.facts_s, st.sum_s,
+                   st.rollups_s, st.wait_s, st.swap_s, st.commit_s);
     } else if (strcmp(sub, "update") == 0) {
         int64_t n = 0;
         rc = analytics_rollup_step(s, 1 << 30, &n, &err);

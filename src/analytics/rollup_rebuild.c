@@ -6,29 +6,29 @@
  * the cursor saved is exactly the last event they read.  Two threads:
  *
  *   job's thread (writer connection)     helper
- *   empty the rollups and facts          the log: touched requests, reopens,
- *   request rows into memory, in id        survey answers summed; replies
- *     order, until the log is read, ---> the second half of the request rows
- *     then the first half of the rest      left, meanwhile
- *   facts of its rows appended to        an_roll_req's rows: the facts sorted
- *     an_fact_blocks, then those     <---  by key and summed, the chain's,
- *     of the helper's rows                 then store by store; the coarser
- *   each rollup table appended in key <--- grains and the chain's rows from
- *     order as soon as its rows are        them; survey rows sorted
- *     ready (an_roll_req's as each
+ *   request rows into memory, in id      the log: touched requests, reopens,
+ *     order, until the log is read, --->   survey answers summed; replies
+ *     then the first half of the rest    the second half of the request rows
+ *   facts of its rows appended to          left, meanwhile
+ *     an_fact_blocks, then those     <--- an_roll_req's rows: the facts sorted
+ *     of the helper's rows                 by key and summed, the chain's,
+ *   each rollup table appended in key <---  then store by store; the coarser
+ *     order as soon as its rows are        grains and the chain's rows from
+ *     ready (an_roll_req's as each         them; survey rows sorted
  *     store's are)
+ *   the old tables swapped for the new
  *
  * The writer connection is the bound: ~9 M rollup rows inserted for 10 M
  * requests (their facts are 120,000 rows of blocks).
  *
- * Every write goes into a table emptied first, in key order, as multi-row
- * INSERTs.  The job runs straight in the transaction (rerunnable, no
+ * Every write goes into a new table (rebuilt_tables below), in key order, as
+ * multi-row INSERTs.  The job runs straight in the transaction (rerunnable, no
  * savepoint: a savepoint would copy every old page it overwrites).  The
  * writer's page cache stays as configured: pages spilled to the WAL during
  * the job are written back by the kernel meanwhile, and the commit of 10 M
  * requests took 2 s instead of 4 s with a cache holding them all (bench/
  * analytics/RESULTS.md).  All or nothing: a crash before the commit leaves
- * the old rollups.
+ * the old rollups (and empty new tables, made again by the next rebuild).
  */
 #include "analytics/analytics_int.h"
 
@@ -47,6 +47,7 @@
 #define READER_CACHE_KIB 65536
 #define READER_MMAP_BYTES "2147418112" /* SQLite's largest mmap by default */
 #define BULK_ROWS 200 /* rows per INSERT statement */
+#define NEXT_SUFFIX "_next" /* the new tables' names: each rebuilt table's and this */
 
 int rebuild_split_rows = -1;
 
@@ -672,7 +673,9 @@ static sqlite3_stmt *bulk_prepare(const struct bulk *b, int n_rows)
 {
     struct buf sql;
     buf_init(&sql, 0);
-    buf_printf(&sql, "INSERT INTO %s VALUES ", b->into);
+    size_t name_len = strcspn(b->into, " "); /* into the new table */
+    buf_printf(&sql, "INSERT INTO %.*s" NEXT_SUFFIX "%s VALUES ", (int)name_len, b->into,
+               b->into + name_len);
     for (int r = 0; r < n_rows; r++) {
         buf_puts(&sql, r ? ", (" : "(");
         for (int c = 0; c < b->n_cells; c++)
@@ -819,10 +822,118 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
 
 /* ---- the job ----------------------------------------------------------------- */
 
-static const char clear_sql[] =
-    "DELETE FROM an_roll_req; DELETE FROM an_roll_store; DELETE FROM an_roll_chan;"
-    "DELETE FROM an_roll_topic; DELETE FROM an_roll_operator; DELETE FROM an_roll_survey;"
-    "DELETE FROM an_roll_matrix; DELETE FROM an_fact_blocks;";
+/*
+ * The tables rebuilt.  Each is written into a new table beside it, made from
+ * its own definition ("<name>_next") in a transaction of its own before the
+ * job, and swapped in at the end of the job: the old one dropped and the new
+ * one renamed.  Emptying the old tables first and writing into them made
+ * SQLite reuse the pages freed in the transaction, reading each back; and any
+ * page written to the WAL early in the transaction and changed again at its
+ * end (a freelist page, a new table's root, a page of the schema) is written
+ * over in place, after which the commit recomputes the checksum of every
+ * frame after it (~0.9 s for 10 M requests).  Made in a transaction before,
+ * the new tables' roots and the schema change in the job only while their
+ * table is written and at the swap.  The pages of the old tables go to the
+ * freelist at the commit; the next rebuild, and the database's growth, reuse
+ * them.
+ */
+static const char *const rebuilt_tables[] = {
+    "an_roll_req",      "an_roll_store",  "an_roll_chan",   "an_roll_topic",
+    "an_roll_operator", "an_roll_survey", "an_roll_matrix", "an_fact_blocks",
+};
+#define N_REBUILT (sizeof rebuilt_tables / sizeof *rebuilt_tables)
+
+/* The new tables, empty (a job of its own). */
+static int tables_create_next(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    struct db *db = store_tx_db(tx);
+    static const char def_sql[] =
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1";
+    int rc = 0;
+    for (size_t t = 0; t < N_REBUILT && rc == 0; t++) {
+        sqlite3_stmt *st = db_stmt(db, def_sql);
+        db_bind_text(st, 1, rebuilt_tables[t], -1);
+        rc = db_step(db, st, err);
+        const char *def = rc == 1 ? db_col_text(st, 0) : NULL;
+        const char *cols = def ? strchr(def, '(') : NULL;
+        if (rc >= 0 && cols == NULL) {
+            rc = err_set(err, ERR_INTERNAL, "", "no definition of the table %s", rebuilt_tables[t]);
+        } else if (rc >= 0) {
+            struct buf sql;
+            buf_init(&sql, 0);
+            buf_printf(&sql,
+                       "DROP TABLE IF EXISTS \"%s" NEXT_SUFFIX "\"; CREATE TABLE \"%s" NEXT_SUFFIX
+                       "\" %s",
+                       rebuilt_tables[t], rebuilt_tables[t], cols);
+            sqlite3_reset(st);
+            char *text = buf_steal(&sql, NULL);
+            rc = db_exec(db, text, err);
+            free(text);
+        }
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+/* Whether every new table is there (another rebuild's job may have swapped
+ * them in since this rebuild made them). */
+static bool tables_next_exist(struct db *db)
+{
+    static const char sql[] = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = $1";
+    bool all = true;
+    for (size_t t = 0; t < N_REBUILT && all; t++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s" NEXT_SUFFIX, rebuilt_tables[t]);
+        sqlite3_stmt *st = db_stmt(db, sql);
+        db_bind_text(st, 1, name, -1);
+        all = db_step(db, st, NULL) == 1;
+        sqlite3_reset(st);
+    }
+    return all;
+}
+
+/* The new tables dropped (a job of its own, after a failed rebuild). */
+static int tables_drop_next(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    int rc = 0;
+    for (size_t t = 0; t < N_REBUILT && rc == 0; t++) {
+        char sql[120];
+        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS \"%s" NEXT_SUFFIX "\"", rebuilt_tables[t]);
+        rc = db_exec(store_tx_db(tx), sql, err);
+    }
+    return rc;
+}
+
+/*
+ * The old tables dropped, the new ones renamed.  A DROP visits every page of
+ * its table: read through a memory map here (the old tables' pages are in the
+ * database file, not the WAL).  SQLite as Debian builds it overwrites freed
+ * pages with zeros (secure_delete): not here, where they held counts only.
+ * Both settings are back after.
+ */
+static int tables_swap(struct db *db, struct err_info *err)
+{
+    sqlite3_stmt *sd = db_stmt(db, "PRAGMA secure_delete");
+    int64_t was = db_step(db, sd, NULL) == 1 ? db_col_i64(sd, 0) : 1;
+    sqlite3_reset(sd);
+    if (was < 0 || was > 2)
+        was = 1;
+    int rc = db_exec(db, "PRAGMA secure_delete = 0; PRAGMA mmap_size = " READER_MMAP_BYTES, err);
+    for (size_t t = 0; t < N_REBUILT && rc == 0; t++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "DROP TABLE \"%s\"; ALTER TABLE \"%s" NEXT_SUFFIX "\" RENAME TO \"%s\"",
+                 rebuilt_tables[t], rebuilt_tables[t], rebuilt_tables[t]);
+        rc = db_exec(db, sql, err);
+    }
+    static const char *const restore[] = {"PRAGMA secure_delete = 0", "PRAGMA secure_delete = 1",
+                                          "PRAGMA secure_delete = FAST"};
+    db_exec(db, restore[was], NULL);
+    db_exec(db, "PRAGMA mmap_size = 0", NULL);
+    return rc;
+}
 
 /* The job's side (the timeline is at the top of the file). */
 static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
@@ -843,30 +954,11 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         rb->cap_raws = max_id > 0 ? (size_t)max_id : 0;
         rb->raws = xmalloc((rb->cap_raws + 1) * sizeof *rb->raws);
     }
-    sqlite3_stmt *sd = db_stmt(db, "PRAGMA secure_delete");
-    int64_t secure_delete_was = db_step(db, sd, NULL) == 1 ? db_col_i64(sd, 0) : 1;
-    if (secure_delete_was < 0 || secure_delete_was > 2)
-        secure_delete_was = 1;
-    sqlite3_reset(sd);
     pthread_t helper;
     bool has_helper = rc == 0 && pthread_create(&helper, NULL, helper_main, rb) == 0;
     if (rc == 0 && !has_helper)
         rc = err_set(err, ERR_UNAVAILABLE, "", "cannot start a thread");
-    /* Empty the tables while the helper starts on the log (a whole-table DELETE frees
-     * the pages without decoding the rows, but still visits every page).  SQLite
-     * as Debian builds it overwrites freed pages with zeros (secure_delete): not
-     * here, where they held counts only; the setting is back on after. */
-    if (rc == 0)
-        rc = db_exec(db, "PRAGMA secure_delete = 0", err);
-    if (rc == 0) {
-        rc = db_exec(db, clear_sql, err);
-        static const char *const restore[] = {"PRAGMA secure_delete = 0",
-                                              "PRAGMA secure_delete = 1",
-                                              "PRAGMA secure_delete = FAST"};
-        db_exec(db, restore[secure_delete_was], NULL);
-    }
     uint64_t t1 = clock_mono_ns();
-    rb->st.clear_s = (double)(t1 - t0) / 1e9;
     /* The requests, until the helper has read the log; then the first half of the
      * rest here while the helper reads the second. */
     size_t n = 0;
@@ -888,7 +980,7 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
     uint64_t t3 = clock_mono_ns();
     rb->st.scan_s = (double)(t3 - t0) / 1e9;
     struct fact_blocks fb = {.block = -1};
-    fb.ins = db_prepare(db, "INSERT INTO an_fact_blocks (block, facts) VALUES (?, ?)");
+    fb.ins = db_prepare(db, "INSERT INTO an_fact_blocks" NEXT_SUFFIX " (block, facts) VALUES (?, ?)");
     if (rc == 0 && fb.ins == NULL)
         rc = err_set(err, ERR_INTERNAL, "", "cannot prepare the facts' insert");
     if (rc == 0)
@@ -915,6 +1007,10 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
         *err = rb->helper_err;
         rc = rb->helper_rc;
     }
+    uint64_t t5 = clock_mono_ns();
+    if (rc == 0)
+        rc = tables_swap(db, err);
+    rb->st.swap_s = (double)(clock_mono_ns() - t5) / 1e9;
     return rc;
 }
 
@@ -923,7 +1019,9 @@ static int rebuild_job(struct store_tx *tx, void *arg, struct err_info *err)
     struct rebuild *rb = arg;
     struct db *db = store_tx_db(tx);
     rebuild_reset(rb);
-    int rc = rebuild_run(db, rb, err);
+    int rc = tables_next_exist(db) ? 0 : tables_create_next(tx, NULL, err);
+    if (rc == 0)
+        rc = rebuild_run(db, rb, err);
     if (rc == 0)
         rc = store_consumer_save(tx, "analytics.rollup", rb->last_id, err);
     rb->job_end_ns = clock_mono_ns();
@@ -937,8 +1035,14 @@ int analytics_rebuild(struct store *s, struct rebuild_stats *out, struct err_inf
     pthread_mutex_init(&rb.mu, NULL);
     pthread_cond_init(&rb.cond, NULL);
     uint64_t t0 = clock_mono_ns();
+    int rc = store_write(s, tables_create_next, NULL, err);
     /* Rerunnable: straight in the transaction, without a savepoint. */
-    int rc = store_write_rerunnable(s, rebuild_job, &rb, err);
+    if (rc == 0)
+        rc = store_write_rerunnable(s, rebuild_job, &rb, err);
+    if (rc != 0) {
+        struct err_info drop_err = {0};
+        store_write(s, tables_drop_next, NULL, &drop_err);
+    }
     rb.st.commit_s = (double)(clock_mono_ns() - rb.job_end_ns) / 1e9;
     if (rc == 0)
         log_info("analytics rebuild events=%lld requests=%lld answers=%lld seconds=%.3f",

@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +326,76 @@ static void test_rebuild_equals_incremental(void **state)
     assert_int_equal(n, 0);
 }
 
+/* A query's one text value (malloc'd; "" when there is no row). */
+static char *qtext(const char *sql)
+{
+    struct db *r = store_reader(s);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db_handle(r), sql, -1, &st, NULL), SQLITE_OK);
+    const unsigned char *v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    char *out = strdup(v ? (const char *)v : "");
+    sqlite3_finalize(st);
+    store_reader_done(s, r);
+    return out;
+}
+
+static void *rebuild_thread(void *arg)
+{
+    struct err_info err = {0};
+    *(int *)arg = analytics_rebuild(s, NULL, &err);
+    return NULL;
+}
+
+/* The rollup tables' columns and keys, each after its name. */
+#define DEFS_SQL                                                                                 \
+    "SELECT group_concat(name || substr(sql, instr(sql, '(')), ' | ') FROM (SELECT name, sql "   \
+    "FROM sqlite_schema WHERE type = 'table' AND name LIKE 'an\\_%' ESCAPE '\\' ORDER BY name)"
+
+/*
+ * A rebuild writes new tables and swaps them in: the definitions stay as they
+ * were, nothing is left beside them, the old tables' pages are free and the
+ * next rebuild reuses them (the file does not grow).  Two rebuilds at once
+ * (each makes its new tables in a transaction before its job, the other's
+ * job may have swapped them in meanwhile) both succeed with the same tables.
+ */
+static void test_rebuild_swaps_tables(void **state)
+{
+    (void)state;
+    char *incremental = dump();
+    char *defs = qtext(DEFS_SQL);
+    assert_non_null(strstr(defs, "an_roll_req(  day INTEGER NOT NULL"));
+    assert_non_null(strstr(defs, "an_fact_blocks(block INTEGER PRIMARY KEY"));
+    struct err_info err = {0};
+    assert_int_equal(analytics_rebuild(s, NULL, &err), 0);
+    int64_t pages = q1("PRAGMA page_count");
+    for (int round = 0; round < 3; round++) {
+        int rc[2] = {-1, -1};
+        pthread_t t[2];
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(pthread_create(&t[k], NULL, rebuild_thread, &rc[k]), 0);
+        for (int k = 0; k < 2; k++)
+            pthread_join(t[k], NULL);
+        assert_int_equal(rc[0], 0);
+        assert_int_equal(rc[1], 0);
+        char *rebuilt = dump();
+        assert_string_equal(incremental, rebuilt);
+        free(rebuilt);
+        char *now = qtext(DEFS_SQL);
+        assert_string_equal(defs, now);
+        free(now);
+        assert_int_equal(q1("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%\\_next' "
+                            "ESCAPE '\\'"),
+                         0);
+        assert_true(q1("PRAGMA freelist_count") > 0);
+        assert_int_equal(q1("PRAGMA page_count"), pages);
+    }
+    char *check = qtext("PRAGMA integrity_check");
+    assert_string_equal(check, "ok");
+    free(check);
+    free(defs);
+    free(incremental);
+}
+
 /*
  * Many requests over several stores, their ids not in store order and with
  * gaps, several of them a row (same store, day, channel, topic and kind) and
@@ -554,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_rollups_follow_events),
         cmocka_unit_test(test_rebuild_equals_incremental),
         cmocka_unit_test(test_rebuild_many_stores),
+        cmocka_unit_test(test_rebuild_swaps_tables),
         cmocka_unit_test(test_rebuild_odd_store), /* after: the fallback, with many stores */
         cmocka_unit_test(test_answer_data),
         cmocka_unit_test(test_fact_encoding),
