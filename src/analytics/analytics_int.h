@@ -50,10 +50,19 @@ struct fact {
  * blob (a block fills one 4 KiB page).  A row per fact made a rebuild write
  * 10 M rows; blocks are a hundredth of that, and the consumer's facts of new
  * requests, whose ids follow one another, are a block or two a batch.
+ *
+ * A fact's 24 bytes: flags (present, responded, solved, first-contact
+ * resolution), the four vocabulary indices + 1, the day (24 bits, two's
+ * complement), then first response and solve times in seconds, store id and
+ * operator id, 32 bits each, little-endian.  Times past 2^32 - 1 s (136
+ * years) are kept as that; the rollup keys hold 16 bits of the day and 24
+ * of the ids (rollup_key), fewer than stored here.
  */
-#define FACT_BLOCK 84
-#define FACT_BYTES 48
+#define FACT_BLOCK 168
+#define FACT_BYTES 24
 #define FACT_BLOCK_BYTES (FACT_BLOCK * FACT_BYTES)
+#define FACT_DAY_MIN (-(INT64_C(1) << 23))
+#define FACT_DAY_MAX ((INT64_C(1) << 23) - 1)
 
 /* Encode f at out (FACT_BYTES); decode one, false when the slot holds no fact. */
 void fact_encode(const struct fact *f, unsigned char *out);

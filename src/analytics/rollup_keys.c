@@ -36,23 +36,24 @@ static uint64_t get_le(const unsigned char *p, int n)
     return v;
 }
 
-/*
- * A fact's bytes: 0 flags (1 present, 2 responded, 4 solved, 8 fcr); 1..4
- * channel, topic, kind, sentiment + 1 (0: none); 8 day (4 bytes); 16 frt_s,
- * 24 solve_s, 32 store_id, 40 operator_id (8 bytes each); the rest zero.
- */
+/* A value in [lo, hi]. */
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The layout is in analytics_int.h (FACT_BYTES). */
 void fact_encode(const struct fact *f, unsigned char *out)
 {
-    memset(out, 0, FACT_BYTES);
     out[0] = (unsigned char)(1 | (f->responded ? 2 : 0) | (f->solved ? 4 : 0) | (f->fcr ? 8 : 0));
     const int vocab[4] = {f->channel, f->topic, f->kind, f->sentiment};
     for (int i = 0; i < 4; i++)
         out[1 + i] = (unsigned char)(vocab[i] + 1);
-    put_le(out + 8, (uint64_t)f->day, 4);
-    put_le(out + 16, (uint64_t)f->frt_s, 8);
-    put_le(out + 24, (uint64_t)f->solve_s, 8);
-    put_le(out + 32, (uint64_t)f->store_id, 8);
-    put_le(out + 40, (uint64_t)f->operator_id, 8);
+    put_le(out + 5, (uint64_t)clamp(f->day, FACT_DAY_MIN, FACT_DAY_MAX), 3);
+    put_le(out + 8, (uint64_t)clamp(f->frt_s, 0, UINT32_MAX), 4);
+    put_le(out + 12, (uint64_t)clamp(f->solve_s, 0, UINT32_MAX), 4);
+    put_le(out + 16, (uint64_t)clamp(f->store_id, 0, UINT32_MAX), 4);
+    put_le(out + 20, (uint64_t)clamp(f->operator_id, 0, UINT32_MAX), 4);
 }
 
 bool fact_decode(const unsigned char *in, struct fact *f)
@@ -67,11 +68,12 @@ bool fact_decode(const unsigned char *in, struct fact *f)
     f->topic = (int)in[2] - 1;
     f->kind = (int)in[3] - 1;
     f->sentiment = (int)in[4] - 1;
-    f->day = (int64_t)(int32_t)(uint32_t)get_le(in + 8, 4);
-    f->frt_s = (int64_t)get_le(in + 16, 8);
-    f->solve_s = (int64_t)get_le(in + 24, 8);
-    f->store_id = (int64_t)get_le(in + 32, 8);
-    f->operator_id = (int64_t)get_le(in + 40, 8);
+    int64_t day = (int64_t)get_le(in + 5, 3);
+    f->day = day >= (INT64_C(1) << 23) ? day - (INT64_C(1) << 24) : day; /* 24-bit two's complement */
+    f->frt_s = (int64_t)get_le(in + 8, 4);
+    f->solve_s = (int64_t)get_le(in + 12, 4);
+    f->store_id = (int64_t)get_le(in + 16, 4);
+    f->operator_id = (int64_t)get_le(in + 20, 4);
     return true;
 }
 

@@ -20,6 +20,7 @@ extern const char rules_schema_5_sql[];   /* src/rules/rules_schema.c */
 extern const char rules_schema_10_sql[];  /* src/rules/rules_schema.c */
 extern const char analytics_schema_7_sql[]; /* src/analytics/analytics_schema.c */
 extern const char analytics_schema_9_sql[]; /* src/analytics/analytics_schema.c */
+extern const char analytics_schema_11_sql[]; /* src/analytics/analytics_schema.c */
 
 static const char core_schema_sql[] =
     /* 1: the core model */
@@ -147,6 +148,7 @@ static const char *const steps[] = {
     core_schema_8_sql,    /* 8 */
     analytics_schema_9_sql, /* 9 */
     rules_schema_10_sql,  /* 10 */
+    analytics_schema_11_sql, /* 11 */
 };
 
 #define N_STEPS (int)(sizeof steps / sizeof steps[0])

@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,9 +566,13 @@ static void test_fact_encoding(void **state)
         {.day = 20000, .store_id = 7, .channel = 3, .topic = 0, .kind = 6, .sentiment = 2,
          .operator_id = 12, .responded = 1, .frt_s = 90, .solved = 1, .solve_s = 3600, .fcr = 1},
         {.day = 0, .store_id = 0, .channel = -1, .topic = -1, .kind = -1, .sentiment = -1},
-        {.day = 2000000, .store_id = (int64_t)1 << 40, .channel = 14, .topic = 13, .kind = 0,
-         .sentiment = 0, .operator_id = INT64_MAX, .responded = 1, .frt_s = (int64_t)1 << 35,
-         .solved = 1, .solve_s = INT64_MAX, .fcr = 0},
+        {.day = FACT_DAY_MAX, .store_id = UINT32_MAX, .channel = 14, .topic = 13, .kind = 0,
+         .sentiment = 0, .operator_id = UINT32_MAX, .responded = 1, .frt_s = UINT32_MAX,
+         .solved = 1, .solve_s = UINT32_MAX, .fcr = 0},
+        {.day = FACT_DAY_MIN, .store_id = 1, .channel = 0, .topic = 2, .kind = 7, .sentiment = 1,
+         .operator_id = 65536, .responded = 1, .frt_s = 0, .solved = 0, .solve_s = 0},
+        {.day = -1, .store_id = 16777216, .channel = 2, .topic = 1, .kind = 1, .sentiment = -1,
+         .operator_id = 1, .responded = 0, .solved = 1, .solve_s = 86400, .fcr = 1},
     };
     unsigned char block[FACT_BLOCK_BYTES];
     memset(block, 0, sizeof block);
@@ -580,6 +585,23 @@ static void test_fact_encoding(void **state)
     }
     struct fact none;
     assert_false(fact_decode(block + FACT_BYTES, &none)); /* an empty slot */
+    /* Past their room, times and days are kept as the nearest value there is. */
+    const struct fact wide = {.day = (int64_t)1 << 30, .store_id = 9, .channel = 1, .topic = 1,
+                              .kind = 1, .sentiment = 1, .responded = 1,
+                              .frt_s = (int64_t)1 << 35, .solved = 1, .solve_s = INT64_MAX};
+    unsigned char slot[FACT_BYTES];
+    fact_encode(&wide, slot);
+    struct fact got;
+    assert_true(fact_decode(slot, &got));
+    assert_int_equal(got.day, FACT_DAY_MAX);
+    assert_int_equal(got.frt_s, UINT32_MAX);
+    assert_int_equal(got.solve_s, UINT32_MAX);
+    assert_int_equal(got.store_id, 9);
+    const struct fact past = {.day = -((int64_t)1 << 30), .frt_s = -5};
+    fact_encode(&past, slot);
+    assert_true(fact_decode(slot, &got));
+    assert_int_equal(got.day, FACT_DAY_MIN);
+    assert_int_equal(got.frt_s, 0);
 }
 
 /* A database of the row-per-fact schema: step 9 drops its facts and rollups,
@@ -619,6 +641,41 @@ static void test_facts_migrated(void **state)
     free(after);
 }
 
+/* A database of 48-byte facts (step 10): step 11 drops its facts and rollups,
+ * and the consumer makes them again from the log, in the new layout. */
+static void test_facts_narrowed(void **state)
+{
+    (void)state;
+    struct err_info err = {0};
+    step();
+    char *before = dump();
+    int64_t n_facts = facts_stored(0, &(struct fact){0});
+    assert_true(n_facts > 0);
+    store_close(s);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "DELETE FROM an_fact_blocks;"
+                                  "INSERT INTO an_fact_blocks VALUES (0, zeroblob(4032));"
+                                  "PRAGMA user_version = 10;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(store_open(path, NULL, &s, &err), 0);
+    assert_int_equal(q1("PRAGMA user_version"), 11);
+    assert_int_equal(q1("SELECT count(*) FROM an_fact_blocks"), 0);
+    assert_int_equal(q1("SELECT count(*) FROM an_roll_store"), 0);
+    assert_int_equal(q1("SELECT count(*) FROM consumers WHERE name = 'analytics.rollup'"), 0);
+    step(); /* from the start of the log */
+    for (int i = 0; i < 10; i++)
+        step();
+    char *after = dump();
+    assert_string_equal(before, after);
+    assert_int_equal(facts_stored(0, &(struct fact){0}), n_facts);
+    free(before);
+    free(after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -630,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_answer_data),
         cmocka_unit_test(test_fact_encoding),
         cmocka_unit_test(test_facts_migrated),
+        cmocka_unit_test(test_facts_narrowed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
