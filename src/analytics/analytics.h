@@ -9,7 +9,7 @@
  * each touched request contributes: its "fact" (created day, store,
  * channel, topic, kind, sentiment, assignee, first response time, solve
  * time, first-contact resolution), read from the request row.  The old fact
- * (an_fact_blocks) is subtracted and the new one added in in-memory hash
+ * (an_facts) is subtracted and the new one added in in-memory hash
  * maps keyed by the packed rollup key, and one store job upserts the summed
  * deltas, the changed facts and the cursor together: a restart neither
  * loses nor double-counts anything, and facts make every change exact
@@ -36,8 +36,9 @@
  * A full rebuild (`otklik analytics rebuild`, POST /api/v1/analytics/rebuild)
  * reads the event log and the request rows once, on two threads from one
  * snapshot, sums the rollups in memory (an_roll_req's rows by sorting the
- * facts, the coarser grains from those rows), and refills every table in key
- * order, with the cursor, in one transaction (rollup_rebuild.c).
+ * facts, the coarser grains from those rows), writes every table anew in key
+ * order and swaps the new tables in, with the cursor, in one transaction
+ * (rollup_rebuild.c).
  *
  * Surveys (surveys.c, survey_page.c).  Definitions (kind nps|csat|ces|csi|
  * enps, trigger, question, low score, per-customer minimum interval),
@@ -153,7 +154,7 @@ struct rebuild_stats {
     double events_s;        /* the events and replies (survey answers parsed) */
     double requests_s;      /* the request rows read by the job's thread */
     double requests_rest_s; /* the request rows read by the helper */
-    double facts_s;         /* writing the facts (an_fact_blocks) */
+    double facts_s;         /* writing the facts (an_facts) */
     double sum_s;           /* summing and ordering the rollup rows */
     double rollups_s;       /* writing the rollup tables */
     double wait_s;          /* of facts_s and rollups_s, waiting for the helper */

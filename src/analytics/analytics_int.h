@@ -35,7 +35,7 @@ enum measure {
 /* Rollup tables of requests (rollup.c keeps their SQL in the same order). */
 enum grain { G_REQ, G_STORE, G_CHAN, G_TOPIC, G_OPERATOR, N_GRAINS };
 
-/* A request's contribution to the rollups (kept in an_fact_blocks). */
+/* A request's contribution to the rollups (kept in an_facts). */
 struct fact {
     int64_t day;         /* UTC day of creation */
     int64_t store_id;    /* 0: none */
@@ -45,10 +45,10 @@ struct fact {
 };
 
 /*
- * Stored facts: FACT_BLOCK requests' facts a row of an_fact_blocks, request
+ * Stored facts: FACT_BLOCK requests' facts a row of an_facts, request
  * id / FACT_BLOCK its key, each fact FACT_BYTES at (id % FACT_BLOCK) in the
  * blob (a block fills one 4 KiB page).  A row per fact made a rebuild write
- * 10 M rows; blocks are a hundredth of that, and the consumer's facts of new
+ * 10 M rows; blocks are a 168th of that, and the consumer's facts of new
  * requests, whose ids follow one another, are a block or two a batch.
  *
  * A fact's 24 bytes: flags (present, responded, solved, first-contact
@@ -64,6 +64,10 @@ struct fact {
 #define FACT_DAY_MIN (-(INT64_C(1) << 23))
 #define FACT_DAY_MAX ((INT64_C(1) << 23) - 1)
 
+/* Bring f's day, times and ids into what a stored fact holds (above), where
+ * the fact is made: the incremental consumer and the rebuild add and
+ * subtract the very values stored. */
+void fact_clamp(struct fact *f);
 /* Encode f at out (FACT_BYTES); decode one, false when the slot holds no fact. */
 void fact_encode(const struct fact *f, unsigned char *out);
 bool fact_decode(const unsigned char *in, struct fact *f);
@@ -144,6 +148,9 @@ void survey_measures(const struct survey_answer_ev *a, int64_t v[N_SMEASURES]);
 /* For tests: the rebuild's job thread reads this many request rows before it shares the
  * rest with the helper (-1: as many as it reads before the helper has read the log). */
 extern int rebuild_split_rows;
+/* Tests: called between the transaction that makes the new tables and the
+ * rebuild's job (NULL: nothing). */
+extern void (*rebuild_before_job)(struct store *s);
 
 /* Upsert the summed deltas of one grain (values N_MEASURES wide). */
 int rollup_grain_write(struct db *db, enum grain g, struct kmap *m, struct err_info *err);
@@ -166,7 +173,7 @@ extern const kmap_order_fn grain_order[N_GRAINS];
 extern const kmap_order_fn survey_order, matrix_order;
 
 /*
- * Rows of the rebuild's plain inserts into emptied tables: "table (columns)"
+ * Rows of the rebuild's plain inserts into its new tables: "table (columns)"
  * for INSERT INTO, and the values of the row of a key in that column order
  * (the same values the upserts bind).  Text cells point to static strings.
  */

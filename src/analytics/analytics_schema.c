@@ -1,7 +1,7 @@
 /*
  * analytics_schema.c - the tables of the analytics part: migration step of
  * src/store/migrations.c.  Forward only once released.  Rollup tables hold
- * vocabulary values as text; the facts (an_fact_blocks) hold vocabulary indices
+ * vocabulary values as text; the facts (an_facts) hold vocabulary indices
  * (internal, rebuilt by `otklik analytics rebuild`).  Days are UTC days
  * since 1970-01-01.  Rollup rows with store_id 0 hold the whole chain (every
  * request, with or without a store), so chain-wide views read few rows;
@@ -9,8 +9,8 @@
  * an_roll_survey rows with channel '*' sum every channel.
  * analytics_schema_7_sql (step 7) remakes the rollup tables WITHOUT ROWID and
  * indexes the invitations by survey; analytics_schema_9_sql (step 9) keeps the
- * facts in blocks (an_fact_blocks); analytics_schema_11_sql (step 11) makes
- * room for twice as many facts a block.
+ * facts in blocks (an_fact_blocks); analytics_schema_11_sql (step 11) keeps
+ * twice as many a block, in an_facts.
  */
 
 const char analytics_schema_sql[] =
@@ -246,12 +246,16 @@ const char analytics_schema_9_sql[] =
 
 /*
  * Step 11: facts of 24 bytes instead of 48, FACT_BLOCK 168 a block
- * (analytics_int.h): half the pages to write, read and free.  As in step 9 the
- * old blocks are not converted: the rollups are emptied and their cursor
+ * (analytics_int.h): half the pages to write, read and free.  A table of
+ * another name (an_facts), so that a server of the step before, still
+ * running beside the program that migrates, fails instead of writing blocks
+ * of the old layout that would be read as the new.  As in step 9 the old
+ * blocks are not converted: the rollups are emptied and their cursor
  * forgotten, and the worker makes them again from the event log.
  */
 const char analytics_schema_11_sql[] =
-    "DELETE FROM an_fact_blocks;"
+    "DROP TABLE an_fact_blocks;"
+    "CREATE TABLE an_facts (block INTEGER PRIMARY KEY, facts BLOB NOT NULL);"
     "DELETE FROM an_roll_req; DELETE FROM an_roll_store; DELETE FROM an_roll_chan;"
     "DELETE FROM an_roll_topic; DELETE FROM an_roll_operator; DELETE FROM an_roll_survey;"
     "DELETE FROM an_roll_matrix;"

@@ -50,6 +50,7 @@ static void fact_from_row(sqlite3_stmt *st, int c0, int64_t n_out, bool reopened
         f->solve_s = d > 0 ? d / 1000 : 0;
         f->fcr = n_out <= 1 && !reopened;
     }
+    fact_clamp(f);
 }
 
 /* The request's current fact; false when the request does not exist. */
@@ -86,7 +87,7 @@ static bool fact_load(struct db *r, int64_t id, struct fact *f)
 /* The stored fact of request id, if any (through r, a reader or the writer). */
 static bool fact_stored(struct db *r, int64_t id, struct fact *f)
 {
-    sqlite3_stmt *st = db_stmt(r, "SELECT facts FROM an_fact_blocks WHERE block = $1");
+    sqlite3_stmt *st = db_stmt(r, "SELECT facts FROM an_facts WHERE block = $1");
     db_bind_i64(st, 1, id / FACT_BLOCK);
     bool found = false;
     if (db_step(r, st, NULL) == 1) {
@@ -120,7 +121,7 @@ static int facts_write(struct db *db, const int64_t *ids, const struct fact *fac
     for (size_t i = 0; i < n && rc == 0;) {
         int64_t block = ids[order[i]] / FACT_BLOCK;
         memset(blob, 0, sizeof blob);
-        sqlite3_stmt *st = db_stmt(db, "SELECT facts FROM an_fact_blocks WHERE block = $1");
+        sqlite3_stmt *st = db_stmt(db, "SELECT facts FROM an_facts WHERE block = $1");
         db_bind_i64(st, 1, block);
         if (db_step(db, st, NULL) == 1 && sqlite3_column_blob(st, 0) != NULL) {
             size_t len = (size_t)sqlite3_column_bytes(st, 0);
@@ -129,7 +130,7 @@ static int facts_write(struct db *db, const int64_t *ids, const struct fact *fac
         sqlite3_reset(st);
         for (; i < n && ids[order[i]] / FACT_BLOCK == block; i++)
             fact_encode(&facts[order[i]], blob + (size_t)(ids[order[i]] % FACT_BLOCK) * FACT_BYTES);
-        st = db_stmt(db, "INSERT OR REPLACE INTO an_fact_blocks (block, facts) VALUES ($1, $2)");
+        st = db_stmt(db, "INSERT OR REPLACE INTO an_facts (block, facts) VALUES ($1, $2)");
         db_bind_i64(st, 1, block);
         db_bind_blob(st, 2, blob, sizeof blob);
         rc = db_run(db, st, err);

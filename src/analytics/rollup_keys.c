@@ -42,7 +42,16 @@ static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* The layout is in analytics_int.h (FACT_BYTES). */
+void fact_clamp(struct fact *f)
+{
+    f->day = clamp(f->day, FACT_DAY_MIN, FACT_DAY_MAX);
+    f->frt_s = clamp(f->frt_s, 0, UINT32_MAX);
+    f->solve_s = clamp(f->solve_s, 0, UINT32_MAX);
+    f->store_id = clamp(f->store_id, 0, UINT32_MAX);
+    f->operator_id = clamp(f->operator_id, 0, UINT32_MAX);
+}
+
+/* The layout is in analytics_int.h (FACT_BYTES); fact_clamp's values round-trip. */
 void fact_encode(const struct fact *f, unsigned char *out)
 {
     out[0] = (unsigned char)(1 | (f->responded ? 2 : 0) | (f->solved ? 4 : 0) | (f->fcr ? 8 : 0));

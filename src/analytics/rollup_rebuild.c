@@ -10,7 +10,7 @@
  *     order, until the log is read, --->   survey answers summed; replies
  *     then the first half of the rest    the second half of the request rows
  *   facts of its rows appended to          left, meanwhile
- *     an_fact_blocks, then those     <--- an_roll_req's rows: the facts sorted
+ *     an_facts, then those           <--- an_roll_req's rows: the facts sorted
  *     of the helper's rows                 by key and summed, the chain's,
  *   each rollup table appended in key <---  then store by store; the coarser
  *     order as soon as its rows are        grains and the chain's rows from
@@ -19,7 +19,7 @@
  *   the old tables swapped for the new
  *
  * The writer connection is the bound: ~9 M rollup rows inserted for 10 M
- * requests (their facts are 120,000 rows of blocks).
+ * requests (their facts are 60,000 rows of blocks).
  *
  * Every write goes into a new table (rebuilt_tables below), in key order, as
  * multi-row INSERTs.  The job runs straight in the transaction (rerunnable, no
@@ -50,6 +50,7 @@
 #define NEXT_SUFFIX "_next" /* the new tables' names: each rebuilt table's and this */
 
 int rebuild_split_rows = -1;
+void (*rebuild_before_job)(struct store *s);
 
 /* A request row's fact, before first-contact resolution is known (compact). */
 struct raw {
@@ -164,6 +165,7 @@ static void fact_of(const struct rebuild *rb, const struct raw *r, struct fact *
                        .operator_id = r->operator_id, .responded = r->responded,
                        .frt_s = r->frt_s, .solved = r->solved, .solve_s = r->solve_s};
     f->fcr = r->solved && (v >> 2) <= 1 && !(v & 2);
+    fact_clamp(f);
 }
 
 /* model_find with a cheap first-byte test before each strcmp (the same answer). */
@@ -758,7 +760,7 @@ static int blocks_flush(struct db *db, struct fact_blocks *fb, struct err_info *
 }
 
 /* The touched requests' facts of raws [from, to), in request id order, into the
- * emptied table; a block left open is written by the next call or blocks_flush. */
+ * new table; a block left open is written by the next call or blocks_flush. */
 static int write_facts(struct db *db, struct rebuild *rb, struct fact_blocks *fb, size_t from,
                        size_t to, struct err_info *err)
 {
@@ -839,7 +841,7 @@ static int write_rollups(struct db *db, struct rebuild *rb, struct err_info *err
  */
 static const char *const rebuilt_tables[] = {
     "an_roll_req",      "an_roll_store",  "an_roll_chan",   "an_roll_topic",
-    "an_roll_operator", "an_roll_survey", "an_roll_matrix", "an_fact_blocks",
+    "an_roll_operator", "an_roll_survey", "an_roll_matrix", "an_facts",
 };
 #define N_REBUILT (sizeof rebuilt_tables / sizeof *rebuilt_tables)
 
@@ -920,6 +922,9 @@ static int tables_swap(struct db *db, struct err_info *err)
     sqlite3_reset(sd);
     if (was < 0 || was > 2)
         was = 1;
+    sqlite3_stmt *sm = db_stmt(db, "PRAGMA mmap_size");
+    int64_t mmap_was = db_step(db, sm, NULL) == 1 ? db_col_i64(sm, 0) : 0;
+    sqlite3_reset(sm);
     int rc = db_exec(db, "PRAGMA secure_delete = 0; PRAGMA mmap_size = " READER_MMAP_BYTES, err);
     for (size_t t = 0; t < N_REBUILT && rc == 0; t++) {
         char sql[200];
@@ -931,7 +936,9 @@ static int tables_swap(struct db *db, struct err_info *err)
     static const char *const restore[] = {"PRAGMA secure_delete = 0", "PRAGMA secure_delete = 1",
                                           "PRAGMA secure_delete = FAST"};
     db_exec(db, restore[was], NULL);
-    db_exec(db, "PRAGMA mmap_size = 0", NULL);
+    char mmap_back[64];
+    snprintf(mmap_back, sizeof mmap_back, "PRAGMA mmap_size = %lld", (long long)mmap_was);
+    db_exec(db, mmap_back, NULL);
     return rc;
 }
 
@@ -980,7 +987,7 @@ static int rebuild_run(struct db *db, struct rebuild *rb, struct err_info *err)
     uint64_t t3 = clock_mono_ns();
     rb->st.scan_s = (double)(t3 - t0) / 1e9;
     struct fact_blocks fb = {.block = -1};
-    fb.ins = db_prepare(db, "INSERT INTO an_fact_blocks" NEXT_SUFFIX " (block, facts) VALUES (?, ?)");
+    fb.ins = db_prepare(db, "INSERT INTO an_facts" NEXT_SUFFIX " (block, facts) VALUES (?, ?)");
     if (rc == 0 && fb.ins == NULL)
         rc = err_set(err, ERR_INTERNAL, "", "cannot prepare the facts' insert");
     if (rc == 0)
@@ -1019,6 +1026,9 @@ static int rebuild_job(struct store_tx *tx, void *arg, struct err_info *err)
     struct rebuild *rb = arg;
     struct db *db = store_tx_db(tx);
     rebuild_reset(rb);
+    /* It makes its tables when another rebuild swapped them in since, and swaps
+     * its own in at the end: a failure must roll its transaction back. */
+    store_tx_schema_change(tx);
     int rc = tables_next_exist(db) ? 0 : tables_create_next(tx, NULL, err);
     if (rc == 0)
         rc = rebuild_run(db, rb, err);
@@ -1036,6 +1046,8 @@ int analytics_rebuild(struct store *s, struct rebuild_stats *out, struct err_inf
     pthread_cond_init(&rb.cond, NULL);
     uint64_t t0 = clock_mono_ns();
     int rc = store_write(s, tables_create_next, NULL, err);
+    if (rc == 0 && rebuild_before_job != NULL)
+        rebuild_before_job(s);
     /* Rerunnable: straight in the transaction, without a savepoint. */
     if (rc == 0)
         rc = store_write_rerunnable(s, rebuild_job, &rb, err);

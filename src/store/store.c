@@ -36,6 +36,11 @@ struct db *store_tx_db(struct store_tx *tx)
     return tx->db;
 }
 
+void store_tx_schema_change(struct store_tx *tx)
+{
+    tx->is_schema_changing = true;
+}
+
 void store_tx_search_add(struct store_tx *tx, int64_t message_id, const char *terms)
 {
     if (terms == NULL || terms[0] == '\0')
@@ -154,8 +159,8 @@ static int run_alone(struct store *s, struct store_tx *tx, struct job *j, struct
  * Run the rerunnable jobs from first up to (not including) end, the first
  * of the transaction, without a savepoint.  A job that fails without a
  * change leaves only its events and index rows to drop; one that fails after
- * changing rows has the transaction rolled back and the jobs run again, each
- * alone.
+ * changing rows or the schema has the transaction rolled back and the jobs
+ * run again, each alone.
  */
 static int run_straight(struct store *s, struct store_tx *tx, struct job *first, struct job *end,
                         struct err_info *cerr)
@@ -164,12 +169,13 @@ static int run_straight(struct store *s, struct store_tx *tx, struct job *first,
     for (struct job *j = first; j != end; j = j->next) {
         struct tx_mark before = tx_mark_now(tx);
         int64_t changes = sqlite3_total_changes64(h);
+        tx->is_schema_changing = false;
         j->result = j->fn(tx, j->arg, j->err);
         if (tx_lost(s, j, cerr))
             return ERR_UNAVAILABLE;
         if (j->result == 0)
             continue;
-        if (sqlite3_total_changes64(h) == changes) {
+        if (sqlite3_total_changes64(h) == changes && !tx->is_schema_changing) {
             tx_truncate(tx, before);
             continue;
         }

@@ -105,6 +105,10 @@ int store_wait_durable(struct store *s);
 
 /* The writer connection, for use inside a job only. */
 struct db *store_tx_db(struct store_tx *tx);
+/* A rerunnable job says so before it changes the schema: should it then fail,
+ * its transaction is rolled back (a schema change counts as no row changed,
+ * and a failed rerunnable job that changed no row is not). */
+void store_tx_schema_change(struct store_tx *tx);
 
 /*
  * Append an event to the log inside the job's transaction; it is published

@@ -39,6 +39,7 @@ struct store_tx {
     struct pending_search *search; /* index rows of this batch */
     size_t n_search, cap_search;
     size_t n_deduplicated; /* requests found already stored, counted at commit */
+    bool is_schema_changing; /* the running job changes the schema (store_tx_schema_change) */
 };
 
 /*

@@ -106,7 +106,7 @@ static int64_t facts_stored(int64_t id, struct fact *out)
 {
     struct db *r = store_reader(s);
     sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db_handle(r), "SELECT block, facts FROM an_fact_blocks",
+    assert_int_equal(sqlite3_prepare_v2(db_handle(r), "SELECT block, facts FROM an_facts",
                                         -1, &st, NULL),
                      SQLITE_OK);
     int64_t n = 0;
@@ -148,7 +148,7 @@ static char *dump(void)
         "SELECT * FROM an_roll_operator WHERE n_created <> 0 ORDER BY 1, 2, 3",
         "SELECT * FROM an_roll_survey WHERE n <> 0 ORDER BY 1, 2, 3, 4",
         "SELECT * FROM an_roll_matrix WHERE n <> 0 ORDER BY 1, 2, 3, 4",
-        "SELECT block, hex(facts) FROM an_fact_blocks ORDER BY 1",
+        "SELECT block, hex(facts) FROM an_facts ORDER BY 1",
     };
     struct buf b;
     buf_init(&b, 0);
@@ -352,6 +352,19 @@ static void *rebuild_thread(void *arg)
     "SELECT group_concat(name || substr(sql, instr(sql, '(')), ' | ') FROM (SELECT name, sql "   \
     "FROM sqlite_schema WHERE type = 'table' AND name LIKE 'an\\_%' ESCAPE '\\' ORDER BY name)"
 
+static int drop_one_next(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    return db_exec(store_tx_db(tx), "DROP TABLE an_roll_chan_next", err);
+}
+
+/* As if another rebuild's job had swapped the new tables in meanwhile. */
+static void another_rebuild(struct store *st)
+{
+    struct err_info err = {0};
+    assert_int_equal(store_write(st, drop_one_next, NULL, &err), 0);
+}
+
 /*
  * A rebuild writes new tables and swaps them in: the definitions stay as they
  * were, nothing is left beside them, the old tables' pages are free and the
@@ -365,7 +378,7 @@ static void test_rebuild_swaps_tables(void **state)
     char *incremental = dump();
     char *defs = qtext(DEFS_SQL);
     assert_non_null(strstr(defs, "an_roll_req(  day INTEGER NOT NULL"));
-    assert_non_null(strstr(defs, "an_fact_blocks(block INTEGER PRIMARY KEY"));
+    assert_non_null(strstr(defs, "an_facts(block INTEGER PRIMARY KEY"));
     struct err_info err = {0};
     assert_int_equal(analytics_rebuild(s, NULL, &err), 0);
     int64_t pages = q1("PRAGMA page_count");
@@ -390,6 +403,16 @@ static void test_rebuild_swaps_tables(void **state)
         assert_true(q1("PRAGMA freelist_count") > 0);
         assert_int_equal(q1("PRAGMA page_count"), pages);
     }
+    /* One of the new tables gone before the job: the job makes them itself. */
+    rebuild_before_job = another_rebuild;
+    assert_int_equal(analytics_rebuild(s, NULL, &err), 0);
+    rebuild_before_job = NULL;
+    char *rebuilt = dump();
+    assert_string_equal(incremental, rebuilt);
+    free(rebuilt);
+    assert_int_equal(q1("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%\\_next' "
+                        "ESCAPE '\\'"),
+                     0);
     char *check = qtext("PRAGMA integrity_check");
     assert_string_equal(check, "ok");
     free(check);
@@ -617,7 +640,7 @@ static void test_facts_migrated(void **state)
     assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(h,
-                     "DROP TABLE an_fact_blocks;"
+                     "DROP TABLE an_facts;"
                      "CREATE TABLE an_request_facts (request_id INTEGER PRIMARY KEY, day INTEGER "
                      "NOT NULL, store_id INTEGER NOT NULL, channel INTEGER NOT NULL, topic "
                      "INTEGER NOT NULL, kind INTEGER NOT NULL, sentiment INTEGER NOT NULL, "
@@ -631,7 +654,7 @@ static void test_facts_migrated(void **state)
     sqlite3_close(h);
     assert_int_equal(store_open(path, NULL, &s, &err), 0);
     assert_int_equal(q1("SELECT count(*) FROM sqlite_schema WHERE name = 'an_request_facts'"), 0);
-    assert_int_equal(q1("SELECT count(*) FROM an_fact_blocks"), 0);
+    assert_int_equal(q1("SELECT count(*) FROM an_facts"), 0);
     assert_int_equal(q1("SELECT count(*) FROM an_roll_req"), 0);
     assert_int_equal(q1("SELECT count(*) FROM consumers WHERE name = 'analytics.rollup'"), 0);
     step(); /* from the start of the log */
@@ -641,8 +664,10 @@ static void test_facts_migrated(void **state)
     free(after);
 }
 
-/* A database of 48-byte facts (step 10): step 11 drops its facts and rollups,
- * and the consumer makes them again from the log, in the new layout. */
+/* A database of 48-byte facts (step 10, an_fact_blocks): step 11 drops them and
+ * the rollups, and the consumer makes them again from the log, 24 bytes each,
+ * in an_facts (a server of step 10 still running would find no table to
+ * write its layout into). */
 static void test_facts_narrowed(void **state)
 {
     (void)state;
@@ -654,26 +679,55 @@ static void test_facts_narrowed(void **state)
     store_close(s);
     sqlite3 *h = NULL;
     assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    /* Block 0 of the old layout: the fact of request 1 at bytes 48..95, day
+     * 19853 at 56, store 1 at 80 (read as the new layout, its bytes would make
+     * request 2 and 3 facts of other days and stores). */
     assert_int_equal(sqlite3_exec(h,
-                                  "DELETE FROM an_fact_blocks;"
-                                  "INSERT INTO an_fact_blocks VALUES (0, zeroblob(4032));"
+                                  "DROP TABLE an_facts;"
+                                  "CREATE TABLE an_fact_blocks (block INTEGER PRIMARY KEY, facts "
+                                  "BLOB NOT NULL);"
+                                  "INSERT INTO an_fact_blocks VALUES (0, zeroblob(48) || "
+                                  "X'0101020300000000' || X'8D4D000000000000' || zeroblob(16) || "
+                                  "X'0100000000000000' || zeroblob(8) || zeroblob(3936));"
                                   "PRAGMA user_version = 10;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(h);
     assert_int_equal(store_open(path, NULL, &s, &err), 0);
     assert_int_equal(q1("PRAGMA user_version"), 11);
-    assert_int_equal(q1("SELECT count(*) FROM an_fact_blocks"), 0);
+    assert_int_equal(q1("SELECT count(*) FROM sqlite_schema WHERE name = 'an_fact_blocks'"), 0);
+    assert_int_equal(q1("SELECT count(*) FROM an_facts"), 0);
     assert_int_equal(q1("SELECT count(*) FROM an_roll_store"), 0);
     assert_int_equal(q1("SELECT count(*) FROM consumers WHERE name = 'analytics.rollup'"), 0);
-    step(); /* from the start of the log */
-    for (int i = 0; i < 10; i++)
-        step();
+    for (int i = 0; i < 11; i++)
+        step(); /* from the start of the log */
     char *after = dump();
     assert_string_equal(before, after);
     assert_int_equal(facts_stored(0, &(struct fact){0}), n_facts);
     free(before);
     free(after);
+}
+
+/* Ids and times past a stored fact's room: the consumer and a rebuild add
+ * the same clamped values, so the rollups agree and the fact read back is
+ * the one added. */
+static void test_facts_clamped(void **state)
+{
+    (void)state;
+    struct fact f = {.day = -((int64_t)1 << 40), .store_id = -3, .operator_id = (int64_t)1 << 33,
+                     .frt_s = (int64_t)1 << 34, .solve_s = -1, .channel = 1, .topic = 2,
+                     .kind = 3, .sentiment = 0, .responded = 1, .solved = 1};
+    fact_clamp(&f);
+    assert_int_equal(f.day, FACT_DAY_MIN);
+    assert_int_equal(f.store_id, 0);
+    assert_int_equal(f.operator_id, UINT32_MAX);
+    assert_int_equal(f.frt_s, UINT32_MAX);
+    assert_int_equal(f.solve_s, 0);
+    unsigned char slot[FACT_BYTES];
+    fact_encode(&f, slot);
+    struct fact back;
+    assert_true(fact_decode(slot, &back));
+    assert_memory_equal(&f, &back, sizeof f);
 }
 
 int main(void)
@@ -688,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_fact_encoding),
         cmocka_unit_test(test_facts_migrated),
         cmocka_unit_test(test_facts_narrowed),
+        cmocka_unit_test(test_facts_clamped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
