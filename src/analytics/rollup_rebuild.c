@@ -929,7 +929,9 @@ static int tables_drop_next(struct store_tx *tx, void *arg, struct err_info *err
 }
 
 /*
- * The old tables dropped, the new ones renamed.  A DROP visits every page of
+ * The old tables dropped, the new ones renamed, and their statistics for the
+ * query planner made again (the old ones go with the old tables; ANALYZE
+ * samples a few pages each, analysis_limit).  A DROP visits every page of
  * its table: read through a memory map here (the old tables' pages are in the
  * database file, not the WAL).  SQLite as Debian builds it overwrites freed
  * pages with zeros (secure_delete): not here, where they held counts only.
@@ -947,10 +949,11 @@ static int tables_swap(struct db *db, struct err_info *err)
     sqlite3_reset(sm);
     int rc = db_exec(db, "PRAGMA secure_delete = 0; PRAGMA mmap_size = " READER_MMAP_BYTES, err);
     for (size_t t = 0; t < N_REBUILT && rc == 0; t++) {
-        char sql[200];
+        char sql[240];
         snprintf(sql, sizeof sql,
-                 "DROP TABLE \"%s\"; ALTER TABLE \"%s" NEXT_SUFFIX "\" RENAME TO \"%s\"",
-                 rebuilt_tables[t], rebuilt_tables[t], rebuilt_tables[t]);
+                 "DROP TABLE \"%s\"; ALTER TABLE \"%s" NEXT_SUFFIX "\" RENAME TO \"%s\"; "
+                 "ANALYZE \"%s\"",
+                 rebuilt_tables[t], rebuilt_tables[t], rebuilt_tables[t], rebuilt_tables[t]);
         rc = db_exec(db, sql, err);
     }
     static const char *const restore[] = {"PRAGMA secure_delete = 0", "PRAGMA secure_delete = 1",

@@ -401,6 +401,10 @@ static void test_rebuild_swaps_tables(void **state)
                             "ESCAPE '\\'"),
                          0);
         assert_true(q1("PRAGMA freelist_count") > 0);
+        /* The planner's statistics of the new tables are there. */
+        assert_int_equal(q1("SELECT count(DISTINCT tbl) FROM sqlite_stat1 WHERE tbl IN "
+                            "('an_roll_req', 'an_roll_store', 'an_facts')"),
+                         3);
         assert_int_equal(q1("PRAGMA page_count"), pages);
     }
     /* One of the new tables gone before the job: the job makes them itself. */
