@@ -4,7 +4,7 @@
 #   make check      normal + sanitizer builds, every test; ends with "N passed, N failed"
 #   V=1             show full compiler command lines
 
-PKGS      := libmicrohttpd jansson sqlite3 libsodium libutf8proc libcurl gmime-3.0 libqrencode libpng
+PKGS      := libmicrohttpd jansson libcjson sqlite3 libsodium libutf8proc libcurl gmime-3.0 libqrencode libpng
 CC        ?= cc
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wvla -Wno-format-nonliteral

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
     build-essential pkg-config
-    libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev
+    libmicrohttpd-dev libjansson-dev libcjson-dev libsqlite3-dev libsodium-dev
     libutf8proc-dev libstemmer-dev liblinear-dev libcmocka-dev tzdata
     libcurl4-openssl-dev libgmime-3.0-dev libqrencode-dev libpng-dev libtcmalloc-minimal4
     chromium

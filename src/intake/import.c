@@ -6,17 +6,23 @@
  * one job.  The job first writes every item straight through: a savepoint
  * per line would make SQLite copy each touched page into its sub-journal
  * and costs more than the writes themselves.  If a line fails at write time
- * (a duplicate purchase id, a balance going negative), the job returns an
- * error, the writer rolls the whole job back, and the batch runs again with
- * a savepoint per line, so the bad line is undone alone and reported while
- * the rest commits.  Validation at parse time keeps the second pass rare.
+ * (a duplicate purchase id, a balance going negative), the job asks the
+ * writer to roll back and run it again alone (store_tx_rerun_alone), and
+ * runs the second time with a savepoint per line, so the bad line is undone
+ * alone and reported while the rest commits.  Validation at parse time keeps
+ * the second pass rare.
  *
- * Parsing and writing overlap: while the writer commits one batch (on a
- * short-lived submitting thread), the caller parses the next into the other
- * of two buffers.  Results are collected in order before a buffer is reused.
+ * Parsing and writing overlap: batches go to the writer without waiting
+ * (store_write_async), so that the writer takes the next batch while the
+ * last one's fsync runs, and the caller parses meanwhile.  IMPORT_BUFFERS
+ * buffers turn round: before one is parsed into again, its batch's outcome
+ * is collected, so outcomes are counted in line order.  The writer runs the
+ * batches in the order they were sent; once one has failed, the later ones
+ * write nothing.
  */
 #include "intake/import.h"
 
+#include "core/json_fast.h"
 #include "core/mem.h"
 #include "core/str.h"
 #include "intake/intake.h"
@@ -26,10 +32,12 @@
 #include <string.h>
 
 #include <errno.h>
-#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #define IMPORT_BATCH 2000
+#define IMPORT_BUFFERS 3 /* being parsed into, being written, waiting for its fsync */
 #define IMPORT_ANALYZE_LINES 10000 /* imports at least this large refresh planner statistics */
 
 enum item_type { IT_DEPARTMENT, IT_STORE, IT_CUSTOMER, IT_ORDER, IT_PURCHASE, IT_BONUS,
@@ -61,24 +69,26 @@ struct item {
 
 /* One buffer of parsed items and, once written, their outcomes. */
 struct batch {
+    struct importer *im;
     struct arena arena;
     struct item *items;
     size_t n_items, cap_items;
     struct err_info *errs; /* one per item, filled by the writer */
     int *results;
     size_t cap_results;
-    bool is_careful;       /* a savepoint per item (second pass) */
-    int rc;                /* outcome of the whole batch */
+    bool is_careful;       /* a savepoint per item (second run) */
+    bool is_in_flight;     /* with the writer: wait for written before touching it */
+    struct store_async w;  /* w.result: the outcome of the whole batch */
+    sem_t written;
     struct err_info err;
 };
 
 struct importer {
     struct store *store;
     const char *actor;
-    struct batch buffers[2];
-    struct batch *filling;  /* being parsed into */
-    struct batch *writing;  /* being written, NULL when idle */
-    pthread_t writer;
+    struct batch buffers[IMPORT_BUFFERS];
+    size_t filling;         /* the buffer being parsed into */
+    atomic_bool has_failed; /* a batch failed: the ones after it write nothing */
     int64_t line;
     int64_t accepted[IT_COUNT];
     int64_t rejected_count;
@@ -92,26 +102,31 @@ struct importer *importer_new(struct store *s, const char *actor)
     struct importer *im = xcalloc(1, sizeof *im);
     im->store = s;
     im->actor = actor ? xstrdup(actor) : NULL;
-    for (int i = 0; i < 2; i++)
-        arena_init(&im->buffers[i].arena, 1 << 20);
-    im->filling = &im->buffers[0];
+    for (int i = 0; i < IMPORT_BUFFERS; i++) {
+        struct batch *b = &im->buffers[i];
+        b->im = im;
+        arena_init(&b->arena, 1 << 20);
+        sem_init(&b->written, 0, 0);
+    }
+    atomic_init(&im->has_failed, false);
     im->rejected = json_array();
     return im;
 }
 
-static void collect(struct importer *im);
+static void collect_all(struct importer *im);
 
 void importer_free(struct importer *im)
 {
     if (im == NULL)
         return;
-    collect(im);
-    for (int i = 0; i < 2; i++) {
+    collect_all(im);
+    for (int i = 0; i < IMPORT_BUFFERS; i++) {
         struct batch *b = &im->buffers[i];
         arena_free(&b->arena);
         free(b->items);
         free(b->errs);
         free(b->results);
+        sem_destroy(&b->written);
     }
     json_decref(im->rejected);
     free((char *)im->actor);
@@ -183,7 +198,7 @@ static int parse_order(json_t *o, struct arena *a, struct order_item *it, const 
 
 static int parse_item(struct importer *im, json_t *o, struct item *it, struct err_info *err)
 {
-    struct arena *a = &im->filling->arena;
+    struct arena *a = &im->buffers[im->filling].arena;
     const char *type = NULL;
     int rc = intake_opt_enum(o, "type", type_names, &type, err);
     if (rc != 0)
@@ -295,18 +310,22 @@ static int write_item(struct store_tx *tx, struct item *it, struct err_info *err
     return ERR_INTERNAL;
 }
 
-/* May run twice (store_write_rerunnable): each run writes every item afresh. */
+/* May run twice (store_write_async, is_rerunnable): each run writes every item afresh. */
 static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct batch *b = arg;
+    if (atomic_load(&b->im->has_failed))
+        return err_set(err, ERR_UNAVAILABLE, "", "an earlier part of the import failed");
     for (size_t i = 0; i < b->n_items; i++) {
         memset(&b->errs[i], 0, sizeof b->errs[i]);
         if (!b->is_careful) {
             b->results[i] = write_item(tx, &b->items[i], &b->errs[i]);
-            if (b->results[i] != 0)
-                return err_set(err, ERR_CONFLICT, "", "line %lld failed; retrying line by line",
-                               (long long)b->items[i].line);
-            continue;
+            if (b->results[i] == 0)
+                continue;
+            b->is_careful = true; /* undo it all and go line by line */
+            store_tx_rerun_alone(tx);
+            return err_set(err, ERR_CONFLICT, "", "line %lld failed; retrying line by line",
+                           (long long)b->items[i].line);
         }
         struct tx_mark mark = store_tx_part_begin(tx);
         b->results[i] = write_item(tx, &b->items[i], &b->errs[i]);
@@ -315,33 +334,19 @@ static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
     return 0;
 }
 
-struct submit {
-    struct store *store;
-    struct batch *b;
-};
-
-/* Write one batch: straight through, then line by line if a line failed. */
-static void *submit_main(void *arg)
+/* Told by the writer (or its fsync thread) once the batch is durable or failed. */
+static void batch_written(struct store_async *w)
 {
-    struct submit *sub = arg;
-    struct batch *b = sub->b;
-    struct err_info first = {0};
-    b->is_careful = false;
-    b->rc = store_write_rerunnable(sub->store, job_batch, b, &first);
-    if (b->rc == ERR_CONFLICT) {
-        b->is_careful = true;
-        b->rc = store_write_rerunnable(sub->store, job_batch, b, &b->err);
-    } else if (b->rc != 0) {
-        err_set(&b->err, b->rc, first.field, "%s", first.message);
-    }
-    free(sub);
-    return NULL;
+    struct batch *b = w->arg;
+    if (w->result != 0) /* before the writer takes the next batch: see job_batch */
+        atomic_store(&b->im->has_failed, true);
+    sem_post(&b->written);
 }
 
 /* Account for the lines of a written batch and make its buffer reusable. */
 static void account(struct importer *im, struct batch *b)
 {
-    if (b->rc == 0) {
+    if (b->w.result == 0) {
         for (size_t i = 0; i < b->n_items; i++) {
             if (b->results[i] == 0)
                 im->accepted[b->items[i].type]++;
@@ -356,38 +361,49 @@ static void account(struct importer *im, struct batch *b)
     arena_reset(&b->arena);
 }
 
-/* Wait for the batch being written, if any, and account for it. */
-static void collect(struct importer *im)
+/* Wait for b's batch, if it is with the writer, and account for it. */
+static void collect(struct importer *im, struct batch *b)
 {
-    if (im->writing == NULL)
+    if (!b->is_in_flight)
         return;
-    pthread_join(im->writer, NULL);
-    account(im, im->writing);
-    im->writing = NULL;
+    while (sem_wait(&b->written) != 0)
+        ; /* EINTR: the writer always tells */
+    b->is_in_flight = false;
+    account(im, b);
 }
 
-/* Hand the filled buffer to the writer and go on in the other one; wait: until written. */
+/* Collect every batch sent, oldest first. */
+static void collect_all(struct importer *im)
+{
+    for (size_t i = 1; i <= IMPORT_BUFFERS; i++)
+        collect(im, &im->buffers[(im->filling + i) % IMPORT_BUFFERS]);
+}
+
+/* Send the filled buffer to the writer and go on in the next one (collected
+ * first); wait: until every batch is written. */
 static int flush(struct importer *im, bool wait)
 {
-    collect(im);
-    struct batch *b = im->filling;
-    if (im->failure.code == 0 && b->n_items > 0) {
+    struct batch *b = &im->buffers[im->filling];
+    if (im->failure.code == 0 && b->n_items > 0 && !atomic_load(&im->has_failed)) {
         xgrow((void **)&b->errs, &b->cap_results, b->n_items, sizeof *b->errs);
         b->results = xrealloc(b->results, b->cap_results * sizeof *b->results);
         memset(&b->err, 0, sizeof b->err);
-        struct submit *sub = xmalloc(sizeof *sub);
-        sub->store = im->store;
-        sub->b = b;
-        if (pthread_create(&im->writer, NULL, submit_main, sub) == 0) {
-            im->writing = b;
+        b->is_careful = false;
+        b->w = (struct store_async){.fn = job_batch, .arg = b, .err = &b->err,
+                                    .done = batch_written, .is_rerunnable = true};
+        if (store_write_async(im->store, &b->w) == 0) {
+            b->is_in_flight = true;
         } else {
-            submit_main(sub); /* no thread to be had: write it here */
+            b->w.result = b->err.code;
             account(im, b);
         }
-        im->filling = b == &im->buffers[0] ? &im->buffers[1] : &im->buffers[0];
+        im->filling = (im->filling + 1) % IMPORT_BUFFERS;
+        collect(im, &im->buffers[im->filling]);
     }
     if (wait)
-        collect(im);
+        collect_all(im);
+    if (im->failure.code == 0 && atomic_load(&im->has_failed))
+        collect_all(im); /* the failed batch says why */
     return im->failure.code;
 }
 
@@ -401,7 +417,9 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
         return 0;
     struct err_info e = {0};
     json_error_t je;
-    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_load_fast(line, len);
+    if (o == NULL)
+        o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
     if (o == NULL) {
         err_set(&e, ERR_INVALID, "",
                 json_error_code(&je) == json_error_invalid_utf8 ? "not valid UTF-8: %s"
@@ -416,7 +434,7 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
         json_decref(o);
         return 0;
     }
-    struct batch *b = im->filling;
+    struct batch *b = &im->buffers[im->filling];
     xgrow((void **)&b->items, &b->cap_items, b->n_items + 1, sizeof *b->items);
     struct item *it = &b->items[b->n_items];
     memset(it, 0, sizeof *it);

@@ -41,6 +41,11 @@ void store_tx_schema_change(struct store_tx *tx)
     tx->is_schema_changing = true;
 }
 
+void store_tx_rerun_alone(struct store_tx *tx)
+{
+    tx->wants_rerun = true;
+}
+
 void store_tx_search_add(struct store_tx *tx, int64_t message_id, const char *terms)
 {
     if (terms == NULL || terms[0] == '\0')
@@ -146,21 +151,32 @@ static bool tx_lost(struct store *s, struct job *j, struct err_info *cerr)
     return true;
 }
 
-/* Run j in a savepoint of its own: when it fails, only its writes are undone. */
+/* Run j in a savepoint of its own: when it fails, only its writes are undone.
+ * A rerunnable job that fails asking for it (store_tx_rerun_alone) runs once more. */
 static int run_alone(struct store *s, struct store_tx *tx, struct job *j, struct err_info *cerr)
 {
-    struct tx_mark mark = store_tx_part_begin(tx);
-    j->result = j->fn(tx, j->arg, j->err);
-    store_tx_part_end(tx, mark, j->result == 0);
-    return tx_lost(s, j, cerr) ? ERR_UNAVAILABLE : 0;
+    for (int run = 0;; run++) {
+        struct tx_mark mark = store_tx_part_begin(tx);
+        tx->wants_rerun = false;
+        j->result = j->fn(tx, j->arg, j->err);
+        bool again = j->result != 0 && tx->wants_rerun && j->is_rerunnable && run == 0;
+        tx->wants_rerun = false;
+        store_tx_part_end(tx, mark, j->result == 0);
+        if (tx_lost(s, j, cerr))
+            return ERR_UNAVAILABLE;
+        if (!again)
+            return 0;
+        if (j->err != NULL)
+            memset(j->err, 0, sizeof *j->err);
+    }
 }
 
 /*
  * Run the rerunnable jobs from first up to (not including) end, the first
  * of the transaction, without a savepoint.  A job that fails without a
  * change leaves only its events and index rows to drop; one that fails after
- * changing rows or the schema has the transaction rolled back and the jobs
- * run again, each alone.
+ * changing rows or the schema, or asking to run again, has the transaction
+ * rolled back and the jobs run again, each alone.
  */
 static int run_straight(struct store *s, struct store_tx *tx, struct job *first, struct job *end,
                         struct err_info *cerr)
@@ -170,12 +186,14 @@ static int run_straight(struct store *s, struct store_tx *tx, struct job *first,
         struct tx_mark before = tx_mark_now(tx);
         int64_t changes = sqlite3_total_changes64(h);
         tx->is_schema_changing = false;
+        tx->wants_rerun = false;
         j->result = j->fn(tx, j->arg, j->err);
         if (tx_lost(s, j, cerr))
             return ERR_UNAVAILABLE;
         if (j->result == 0)
             continue;
-        if (sqlite3_total_changes64(h) == changes && !tx->is_schema_changing) {
+        if (sqlite3_total_changes64(h) == changes && !tx->is_schema_changing &&
+            !tx->wants_rerun) {
             tx_truncate(tx, before);
             continue;
         }

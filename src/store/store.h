@@ -109,6 +109,14 @@ struct db *store_tx_db(struct store_tx *tx);
  * its transaction is rolled back (a schema change counts as no row changed,
  * and a failed rerunnable job that changed no row is not). */
 void store_tx_schema_change(struct store_tx *tx);
+/*
+ * A rerunnable job about to fail asks to run again, alone: the transaction
+ * it ran in straight is rolled back, whether or not the job changed
+ * anything, and each rerunnable job of it runs again in a savepoint of its
+ * own, in their order; a job that asks this while running alone is run once
+ * more.  Its second run decides (see the importer's line-by-line pass).
+ */
+void store_tx_rerun_alone(struct store_tx *tx);
 
 /*
  * Append an event to the log inside the job's transaction; it is published

@@ -40,6 +40,7 @@ struct store_tx {
     size_t n_search, cap_search;
     size_t n_deduplicated; /* requests found already stored, counted at commit */
     bool is_schema_changing; /* the running job changes the schema (store_tx_schema_change) */
+    bool wants_rerun;        /* the running job failed and asks to run again alone */
 };
 
 /*

@@ -624,6 +624,63 @@ static void test_import_many_lines_across_batches(void **state)
     assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM customers", NULL), N - 2);
 }
 
+/* A line that fails only when written (a purchase id used twice) makes its batch
+ * run again line by line; the batches after it, sent meanwhile, still come after
+ * it: a spend in the second batch needs every accrual of the first. */
+static void test_import_write_failure_keeps_line_order(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 4500, DUP_FIRST = 10, DUP_AGAIN = 20, BATCH = 2000 };
+    size_t cap = (size_t)N * 128, len = 0;
+    char *text = xmalloc(cap);
+    int accruals = 0;
+    for (int i = 1; i <= N; i++) {
+        const char *cust = "\"customer\":{\"phone\":\"+79120000077\"}";
+        int k;
+        if (i == 1)
+            k = snprintf(text + len, cap - len, "{\"type\":\"customer\",\"phone\":\"+79120000077\"}\n");
+        else if (i == DUP_FIRST || i == DUP_AGAIN)
+            k = snprintf(text + len, cap - len,
+                         "{\"type\":\"purchase\",\"id\":\"R-TWICE\",\"total\":10,%s}\n", cust);
+        else if (i <= BATCH)
+            k = snprintf(text + len, cap - len,
+                         "{\"type\":\"bonus\",\"amount\":1,\"reason\":\"accrual\",%s}\n", cust),
+            accruals++;
+        else if (i == BATCH + 1)
+            k = snprintf(text + len, cap - len,
+                         "{\"type\":\"bonus\",\"amount\":-%d,\"reason\":\"spend\",%s}\n",
+                         accruals, cust);
+        else
+            k = snprintf(text + len, cap - len, "{\"type\":\"customer\",\"phone\":\"+7923%07d\"}\n",
+                         i);
+        len += (size_t)k;
+    }
+    json_t *report = import_text(f, text, len);
+    free(text);
+    json_t *first = json_array_get(json_object_get(report, "rejected"), 0);
+    int64_t accepted = jint(report, "accepted"), rejected = jint(report, "rejected_count");
+    int64_t bad_line = jint(first, "line");
+    json_decref(report);
+    assert_int_equal(rejected, 1);
+    assert_int_equal(bad_line, DUP_AGAIN);
+    assert_int_equal(accepted, N - 1);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM purchases", NULL), 1);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM bonus_ledger WHERE amount < 0", NULL), 1);
+    assert_int_equal(query_i64(f, "SELECT SUM(amount) FROM bonus_ledger", NULL), 0);
+
+    /* The first line fails having written nothing: the batch still goes line by line. */
+    const char *again = "{\"type\":\"purchase\",\"id\":\"R-TWICE\",\"total\":10,"
+                        "\"customer\":{\"phone\":\"+79120000077\"}}\n"
+                        "{\"type\":\"customer\",\"phone\":\"+79120000078\"}\n";
+    report = import_text(f, again, strlen(again));
+    first = json_array_get(json_object_get(report, "rejected"), 0);
+    accepted = jint(report, "accepted");
+    bad_line = jint(first, "line");
+    json_decref(report);
+    assert_int_equal(accepted, 1);
+    assert_int_equal(bad_line, 1);
+}
+
 /* The import read back from a file a few MiB at a time: lines cut by every
  * read, one longer than the read buffer, CRLF ends and no final newline. */
 static void test_import_from_file_across_reads(void **state)
@@ -697,6 +754,7 @@ int main(void)
         T(test_import_edge_lines),
         T(test_import_rejected_line_publishes_nothing),
         T(test_import_many_lines_across_batches),
+        T(test_import_write_failure_keeps_line_order),
         T(test_import_report_lists_every_rejection),
         T(test_import_from_file_across_reads),
     };

@@ -539,6 +539,78 @@ static void test_rerunnable_jobs_failing_before_writing(void **state)
     failing_job_in_batch(*state, true, true);
 }
 
+/* A rerunnable job that fails asking to run again (store_tx_rerun_alone) on its
+ * first fail_runs runs; writes: it writes its department before failing. */
+struct rerun_job {
+    const char *code;
+    int fail_runs;
+    bool writes_first;
+    int runs;
+};
+
+static int job_rerun(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    struct rerun_job *j = arg;
+    j->runs++;
+    bool is_failing = j->runs <= j->fail_runs;
+    if (j->writes_first || !is_failing) {
+        int rc = store_department_upsert(tx, j->code, j->code, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (!is_failing)
+        return 0;
+    store_tx_rerun_alone(tx);
+    return err_set(err, ERR_CONFLICT, "", "run %d of %s fails", j->runs, j->code);
+}
+
+/* Jobs queued together, in this order: A fails after writing and asks to run again
+ * (the transaction is rolled back and every job runs alone), C fails before writing
+ * and asks while alone (it runs once more), D asks every time (it runs twice). */
+static void test_rerunnable_job_asks_to_run_again(void **state)
+{
+    struct fx *f = *state;
+    struct gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct writer_thread gate_w = {.s = f->s, .fn = job_gate, .arg = &g};
+    assert_int_equal(pthread_create(&gate_w.th, NULL, writer_thread_main, &gate_w), 0);
+    pthread_mutex_lock(&g.mu);
+    while (!g.is_started)
+        pthread_cond_wait(&g.cond, &g.mu);
+    pthread_mutex_unlock(&g.mu);
+
+    enum { N = 4 };
+    struct rerun_job jobs[N] = {{.code = "A", .fail_runs = 1, .writes_first = true},
+                                {.code = "B"},
+                                {.code = "C", .fail_runs = 1},
+                                {.code = "D", .fail_runs = 5, .writes_first = true}};
+    struct writer_thread w[N];
+    for (int i = 0; i < N; i++) { /* one at a time, so that they queue in this order */
+        w[i] = (struct writer_thread){.s = f->s, .fn = job_rerun, .arg = &jobs[i],
+                                      .is_rerunnable = true};
+        assert_int_equal(pthread_create(&w[i].th, NULL, writer_thread_main, &w[i]), 0);
+        while (store_queue_depth(f->s) < i + 1)
+            sched_yield();
+    }
+    pthread_mutex_lock(&g.mu);
+    g.is_released = true;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.mu);
+    pthread_join(gate_w.th, NULL);
+    for (int i = 0; i < N; i++)
+        pthread_join(w[i].th, NULL);
+
+    assert_int_equal(w[0].rc, 0);
+    assert_int_equal(jobs[0].runs, 2);
+    assert_int_equal(w[1].rc, 0);
+    assert_int_equal(jobs[1].runs, 1); /* it had not run when A failed */
+    assert_int_equal(w[2].rc, 0);
+    assert_int_equal(jobs[2].runs, 2);
+    assert_int_equal(w[3].rc, ERR_CONFLICT);
+    assert_int_equal(jobs[3].runs, 2);
+    assert_int_equal(count_rows(f, "departments"), 3);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM departments WHERE code = $1", "D", 0), 0);
+}
+
 static int job_set_counter(struct store_tx *tx, void *arg, struct err_info *err)
 {
     (void)arg;
@@ -2312,6 +2384,7 @@ int main(int argc, char **argv)
         T(test_group_commit_failing_job_rolls_back_alone),
         T(test_rerunnable_jobs_failing_after_writing),
         T(test_rerunnable_jobs_failing_before_writing),
+        T(test_rerunnable_job_asks_to_run_again),
         T(test_constraint_error_in_job),
         T(test_identity_same_phone_same_customer),
         T(test_identity_two_customers_merge_suggestion),
