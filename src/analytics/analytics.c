@@ -1,7 +1,8 @@
 /*
  * analytics.c - lifecycle of the analytics part: the survey secret, and
  * one worker thread that keeps the rollups and the survey invitations up
- * with the event log, paced (ANALYTICS_PACE_MS).
+ * with the event log, paced (ANALYTICS_PACE_MS), and waiting while a bulk
+ * import runs (store_bulk_running).
  */
 #include "analytics/surveys_int.h"
 
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #define REBUILD_BEHIND 200000 /* events behind at start that make a rebuild cheaper */
+#define ANALYTICS_BULK_WAIT_MS 50 /* how often a worker waiting out a bulk import looks again */
 
 struct analytics *analytics_of(struct app *app)
 {
@@ -55,6 +57,14 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&an->stop_mu);
         if (stop)
             break;
+        if (store_bulk_running(app->store)) { /* it has the writer: catch up after it */
+            struct timespec until = clock_deadline(CLOCK_REALTIME, ANALYTICS_BULK_WAIT_MS);
+            pthread_mutex_lock(&an->stop_mu);
+            if (!an->is_stopping)
+                pthread_cond_timedwait(&an->stop_cond, &an->stop_mu, &until);
+            pthread_mutex_unlock(&an->stop_mu);
+            continue;
+        }
         int64_t n_roll = 0;
         struct err_info err = {0};
         uint64_t began_ns = clock_mono_ns();

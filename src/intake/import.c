@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #define IMPORT_BATCH 2000
+#define IMPORT_FIRST_BATCH 250 /* the writer starts on a small batch while the next is parsed */
 #define IMPORT_BUFFERS 3 /* being parsed into, being written, waiting for its fsync */
 #define IMPORT_ANALYZE_LINES 10000 /* imports at least this large refresh planner statistics */
 
@@ -88,6 +89,7 @@ struct importer {
     const char *actor;
     struct batch buffers[IMPORT_BUFFERS];
     size_t filling;         /* the buffer being parsed into */
+    size_t n_sent;          /* batches sent to the writer */
     atomic_bool has_failed; /* a batch failed: the ones after it write nothing */
     int64_t line;
     int64_t accepted[IT_COUNT];
@@ -110,6 +112,7 @@ struct importer *importer_new(struct store *s, const char *actor)
     }
     atomic_init(&im->has_failed, false);
     im->rejected = json_array();
+    store_bulk_begin(s);
     return im;
 }
 
@@ -130,6 +133,7 @@ void importer_free(struct importer *im)
     }
     json_decref(im->rejected);
     free((char *)im->actor);
+    store_bulk_end(im->store);
     free(im);
 }
 
@@ -391,6 +395,7 @@ static int flush(struct importer *im, bool wait)
         b->is_careful = false;
         b->w = (struct store_async){.fn = job_batch, .arg = b, .err = &b->err,
                                     .done = batch_written, .is_rerunnable = true};
+        im->n_sent++;
         if (store_write_async(im->store, &b->w) == 0) {
             b->is_in_flight = true;
         } else {
@@ -444,7 +449,8 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
     else
         b->n_items++;
     json_decref(o);
-    if (b->n_items >= IMPORT_BATCH && flush(im, false) != 0)
+    size_t full = im->n_sent == 0 ? IMPORT_FIRST_BATCH : IMPORT_BATCH;
+    if (b->n_items >= full && flush(im, false) != 0)
         return err_set(err, im->failure.code, im->failure.field, "%s", im->failure.message);
     return 0;
 }
@@ -453,9 +459,10 @@ int importer_finish(struct importer *im, json_t **report, struct err_info *err)
 {
     if (flush(im, true) != 0)
         return err_set(err, im->failure.code, im->failure.field, "%s", im->failure.message);
-    /* A large import changes the shape of the data: refresh the planner's statistics. */
+    /* A large import changes the shape of the data: refresh the planner's statistics
+     * (after the answer: the writer runs it next). */
     if (im->line >= IMPORT_ANALYZE_LINES)
-        store_analyze(im->store, NULL);
+        store_analyze_later(im->store);
     json_t *by_type = json_object();
     int64_t total = 0;
     for (int t = 0; t < IT_COUNT; t++) {

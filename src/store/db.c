@@ -252,6 +252,15 @@ void db_bind_text(sqlite3_stmt *st, int n, const char *s, ptrdiff_t len)
         sqlite3_bind_text(st, idx, s, len < 0 ? (int)strlen(s) : (int)len, SQLITE_TRANSIENT);
 }
 
+void db_bind_text_static(sqlite3_stmt *st, int n, const char *s, ptrdiff_t len)
+{
+    int idx = param_index(st, n);
+    if (s == NULL)
+        sqlite3_bind_null(st, idx);
+    else
+        sqlite3_bind_text(st, idx, s, len < 0 ? (int)strlen(s) : (int)len, SQLITE_STATIC);
+}
+
 void db_bind_null(sqlite3_stmt *st, int n)
 {
     sqlite3_bind_null(st, param_index(st, n));

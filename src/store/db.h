@@ -65,6 +65,10 @@ void db_bind_i64(sqlite3_stmt *st, int n, int64_t v);
 void db_bind_double(sqlite3_stmt *st, int n, double v);
 /* NULL s binds SQL NULL; len -1 means strlen(s). */
 void db_bind_text(sqlite3_stmt *st, int n, const char *s, ptrdiff_t len);
+/* db_bind_text without SQLite's copy: s must stay as it is until the statement
+ * is reset (db_run, or the statement's next db_stmt).  For the writer's hot
+ * inserts, whose values live in the job's input. */
+void db_bind_text_static(sqlite3_stmt *st, int n, const char *s, ptrdiff_t len);
 void db_bind_null(sqlite3_stmt *st, int n);
 /* Binds NULL when v is 0 (for optional foreign keys and times). */
 void db_bind_i64_or_null(sqlite3_stmt *st, int n, int64_t v);

@@ -67,11 +67,66 @@ static void tx_truncate(struct store_tx *tx, struct tx_mark m)
     tx->n_deduplicated = m.n_deduplicated;
 }
 
-/* A rollback may have undone a store's change that the region cache read. */
+/* A rollback may have undone a store's change that the region cache read, or
+ * a row the writer's cache answered from. */
 static void regions_forget_all(struct store *s)
 {
     if (s->is_region_known)
         memset(s->is_region_known, 0, s->n_regions * sizeof *s->is_region_known);
+    if (++s->wcache_gen == 0) { /* wrapped: old entries would look current */
+        if (s->wcache != NULL)
+            memset(s->wcache, 0, WCACHE_SLOTS * sizeof *s->wcache);
+        s->wcache_gen = 1;
+    }
+}
+
+/* FNV-1a of the tag and the key; *len: the key's length. */
+static uint64_t wcache_hash(char tag, const char *key, size_t *len)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (unsigned char)tag;
+    h *= 0x100000001b3ull;
+    size_t n = 0;
+    for (; key[n] != '\0'; n++) {
+        h ^= (unsigned char)key[n];
+        h *= 0x100000001b3ull;
+    }
+    *len = n;
+    return h;
+}
+
+static struct wcache_slot *wcache_slot(struct store *s, uint64_t h)
+{
+    return &s->wcache[(h ^ (h >> 32)) & (WCACHE_SLOTS - 1)];
+}
+
+int64_t wcache_get(struct store *s, char tag, const char *key)
+{
+    if (s->wcache == NULL)
+        return 0;
+    size_t len;
+    uint64_t h = wcache_hash(tag, key, &len);
+    const struct wcache_slot *e = wcache_slot(s, h);
+    if (e->gen != s->wcache_gen || e->hash != h || e->len != len + 1 || e->key[0] != tag ||
+        memcmp(e->key + 1, key, len) != 0)
+        return 0;
+    return e->value;
+}
+
+void wcache_put(struct store *s, char tag, const char *key, int64_t value)
+{
+    size_t len;
+    uint64_t h = wcache_hash(tag, key, &len);
+    if (len + 1 > WCACHE_KEY_MAX || value == 0)
+        return;
+    if (s->wcache == NULL)
+        s->wcache = xcalloc(WCACHE_SLOTS, sizeof *s->wcache);
+    struct wcache_slot *e = wcache_slot(s, h);
+    e->hash = h;
+    e->value = value;
+    e->gen = s->wcache_gen;
+    e->len = (uint8_t)(len + 1);
+    e->key[0] = tag;
+    memcpy(e->key + 1, key, len);
 }
 
 /* Another process (the CLI beside the server) changed the file since the last
@@ -131,7 +186,7 @@ static int write_search(struct store_tx *tx, struct err_info *err)
         sqlite3_stmt *st =
             db_stmt(tx->db, "INSERT INTO message_search (rowid, terms) VALUES ($1, $2)");
         db_bind_i64(st, 1, tx->search[i].message_id);
-        db_bind_text(st, 2, tx->search[i].terms, -1);
+        db_bind_text_static(st, 2, tx->search[i].terms, -1);
         int rc = db_run(tx->db, st, err);
         if (rc != 0)
             return rc;
@@ -431,6 +486,21 @@ int store_write_async(struct store *s, struct store_async *w)
     return 0;
 }
 
+void store_bulk_begin(struct store *s)
+{
+    atomic_fetch_add(&s->n_bulk, 1);
+}
+
+void store_bulk_end(struct store *s)
+{
+    atomic_fetch_sub(&s->n_bulk, 1);
+}
+
+bool store_bulk_running(struct store *s)
+{
+    return atomic_load(&s->n_bulk) > 0;
+}
+
 int store_queue_depth(struct store *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -477,13 +547,13 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
     sqlite3_stmt *st = db_stmt(tx->db, "INSERT INTO events (type, request_id, customer_id, "
                                        "order_id, store_id, actor, data, at_ms) "
                                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
-    db_bind_text(st, 1, type, -1);
+    db_bind_text_static(st, 1, type, -1);
     db_bind_i64_or_null(st, 2, request_id);
     db_bind_i64_or_null(st, 3, customer_id);
     db_bind_i64_or_null(st, 4, order_id);
     db_bind_i64_or_null(st, 5, store_id);
-    db_bind_text(st, 6, actor, -1);
-    db_bind_text(st, 7, data_json ? data_json : "{}", -1);
+    db_bind_text_static(st, 6, actor, -1);
+    db_bind_text_static(st, 7, data_json ? data_json : "{}", -1);
     db_bind_i64(st, 8, now);
     int rc = db_run(tx->db, st, err);
     if (rc != 0)
@@ -648,6 +718,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
                struct err_info *err)
 {
     struct store *s = xcalloc(1, sizeof *s);
+    s->wcache_gen = 1; /* a slot never put holds 0 */
     s->path = xstrdup(path);
     if (opt)
         s->opt = *opt;
@@ -749,6 +820,7 @@ void store_close(struct store *s)
     db_close(s->wdb);
     hub_destroy(&s->hub);
     free(s->regions);
+    free(s->wcache);
     free(s->is_region_known);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->has_jobs);
@@ -828,6 +900,25 @@ static int job_analyze(struct store_tx *tx, void *arg, struct err_info *err)
 {
     (void)arg;
     return db_exec(tx->db, "ANALYZE", err);
+}
+
+static void analyze_done(struct store_async *w)
+{
+    if (w->result != 0)
+        log_warn("store analyze failed msg=\"%s\"", w->err->message);
+    free(w->err);
+    free(w);
+}
+
+void store_analyze_later(struct store *s)
+{
+    struct store_async *w = xcalloc(1, sizeof *w);
+    *w = (struct store_async){.fn = job_analyze, .err = xcalloc(1, sizeof(struct err_info)),
+                              .done = analyze_done};
+    if (store_write_async(s, w) != 0) {
+        free(w->err);
+        free(w);
+    }
 }
 
 int store_analyze(struct store *s, struct err_info *err)

@@ -143,9 +143,19 @@ void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep);
  * over a customer); run after large imports and daily.
  */
 int store_analyze(struct store *s, struct err_info *err);
+/* The same, queued: the caller does not wait for it (a failure is logged). */
+void store_analyze_later(struct store *s);
 
 /* Jobs queued but not yet taken by the writer (for /metrics). */
 int store_queue_depth(struct store *s);
+
+/*
+ * A bulk import runs from begin to end: workers that can wait (the rollups)
+ * leave the writer and the CPUs to it meanwhile, and catch up after.
+ */
+void store_bulk_begin(struct store *s);
+void store_bulk_end(struct store *s);
+bool store_bulk_running(struct store *s);
 
 /* WAL checkpoints done so far: by the store's checkpoint thread once the WAL
  * reached its threshold, by that thread when the store was quiet for a second

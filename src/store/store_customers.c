@@ -43,10 +43,37 @@ int64_t customer_by_identity(struct db *db, const char *kind, const char *value)
 {
     sqlite3_stmt *st =
         db_stmt(db, "SELECT customer_id FROM identities WHERE kind = $1 AND value = $2");
-    db_bind_text(st, 1, kind, -1);
-    db_bind_text(st, 2, value, -1);
+    db_bind_text_static(st, 1, kind, -1);
+    db_bind_text_static(st, 2, value, -1);
     int64_t id = db_step(db, st, NULL) == 1 ? db_col_i64(st, 0) : 0;
     sqlite3_reset(st);
+    return id;
+}
+
+/* A customer's name, once set, is never taken away (the only update of it is a
+ * COALESCE): the writer's cache remembers who has one.  Keyed by the id. */
+static bool customer_named(struct store_tx *tx, int64_t id)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)id);
+    return wcache_get(tx->s, 'n', key) != 0;
+}
+
+static void customer_named_put(struct store_tx *tx, int64_t id)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)id);
+    wcache_put(tx->s, 'n', key, 1);
+}
+
+int64_t store_identity_customer(struct store_tx *tx, int k, const char *value)
+{
+    char tag = (char)('A' + k);
+    int64_t id = wcache_get(tx->s, tag, value);
+    if (id == 0) {
+        id = customer_by_identity(tx->db, model_identity_kinds[k].kind, value);
+        wcache_put(tx->s, tag, value, id);
+    }
     return id;
 }
 
@@ -60,7 +87,7 @@ int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int
     for (int i = 0; i < MODEL_N_IDENTITY_KINDS; i++) {
         if (c->ids[i] == NULL)
             continue;
-        found[i] = customer_by_identity(db, model_identity_kinds[i].kind, c->ids[i]);
+        found[i] = store_identity_customer(tx, i, c->ids[i]);
         if (id == 0)
             id = found[i];
     }
@@ -71,13 +98,15 @@ int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int
         }
         sqlite3_stmt *st = db_stmt(
             db, "INSERT INTO customers (name, tier, created_at_ms) VALUES ($1, $2, $3)");
-        db_bind_text(st, 1, c->name, -1);
-        db_bind_text(st, 2, c->tier ? c->tier : "regular", -1);
+        db_bind_text_static(st, 1, c->name, -1);
+        db_bind_text_static(st, 2, c->tier ? c->tier : "regular", -1);
         db_bind_i64(st, 3, now_ms);
         if ((rc = db_run(db, st, err)) != 0)
             return rc;
         id = db_last_id(db);
-    } else if (c->name != NULL || c->tier != NULL) {
+        if (c->name != NULL)
+            customer_named_put(tx, id);
+    } else if (c->tier != NULL || (c->name != NULL && !customer_named(tx, id))) {
         /* Fill a missing name; a tier given by an integration is authoritative.
          * Most messages change neither: read first, so the row's page is only
          * rewritten (and logged) when something changes. */
@@ -88,12 +117,14 @@ int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int
             is_stale = (c->name && db_col_i64(st, 0)) ||
                        (c->tier && strcmp(c->tier, db_col_text(st, 1)) != 0);
         sqlite3_reset(st);
+        if (c->name != NULL) /* named now, if not before */
+            customer_named_put(tx, id);
         if (is_stale) {
             st = db_stmt(db, "UPDATE customers SET name = COALESCE(name, $2), "
                              "tier = COALESCE($3, tier) WHERE id = $1");
             db_bind_i64(st, 1, id);
-            db_bind_text(st, 2, c->name, -1);
-            db_bind_text(st, 3, c->tier, -1);
+            db_bind_text_static(st, 2, c->name, -1);
+            db_bind_text_static(st, 3, c->tier, -1);
             if ((rc = db_run(db, st, err)) != 0)
                 return rc;
         }
@@ -104,12 +135,13 @@ int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int
         if (found[i] == 0) {
             sqlite3_stmt *st = db_stmt(db, "INSERT INTO identities (kind, value, customer_id, "
                                            "created_at_ms) VALUES ($1, $2, $3, $4)");
-            db_bind_text(st, 1, model_identity_kinds[i].kind, -1);
-            db_bind_text(st, 2, c->ids[i], -1);
+            db_bind_text_static(st, 1, model_identity_kinds[i].kind, -1);
+            db_bind_text_static(st, 2, c->ids[i], -1);
             db_bind_i64(st, 3, id);
             db_bind_i64(st, 4, now_ms);
             if ((rc = db_run(db, st, err)) != 0)
                 return rc;
+            wcache_put(tx->s, (char)('A' + i), c->ids[i], id);
         } else if (found[i] != id) {
             sqlite3_stmt *st = db_stmt(
                 db, "INSERT INTO merge_suggestions (customer_id, other_customer_id, reason, "
@@ -119,7 +151,7 @@ int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int
                     "DO NOTHING");
             db_bind_i64(st, 1, id);
             db_bind_i64(st, 2, found[i]);
-            db_bind_text(st, 3, model_identity_kinds[i].kind, -1);
+            db_bind_text_static(st, 3, model_identity_kinds[i].kind, -1);
             db_bind_i64_or_null(st, 4, request_id);
             db_bind_i64(st, 5, now_ms);
             if ((rc = db_run(db, st, err)) != 0)

@@ -101,6 +101,7 @@ struct store {
     struct reader **free;     /* the idle ones, a stack */
     int n_free;
     _Atomic uint64_t commit_gen; /* bumped by every commit, before anyone hears of it */
+    _Atomic int n_bulk;          /* bulk imports running (store_bulk_begin) */
     pthread_t sweeper;        /* ends idle snapshots past their time */
     pthread_cond_t sweep_stop; /* signalled (under rmu) when is_closing is set */
     bool is_closing, has_sweeper;
@@ -134,7 +135,36 @@ struct store {
     char (*regions)[64];
     bool *is_region_known;
     size_t n_regions;
+    struct wcache_slot *wcache; /* see wcache_get; writer only */
+    uint32_t wcache_gen;
 };
+
+/*
+ * The writer's cache of lookups whose answer, once committed, never changes:
+ * a store code's id, an identity's customer (neither is ever changed or
+ * deleted).  Direct-mapped, WCACHE_SLOTS slots of 64 bytes, made at the
+ * first put.  An answer read or written inside a transaction that is then
+ * rolled back would be wrong: every rollback, and another process's commit,
+ * forgets every entry at once (a new generation).  Writer only.
+ */
+#define WCACHE_SLOTS 131072
+#define WCACHE_KEY_MAX 42
+struct wcache_slot {
+    uint64_t hash;
+    int64_t value;
+    uint32_t gen;
+    uint8_t len;
+    char key[WCACHE_KEY_MAX + 1];
+};
+/* tag ('s' store code, 'i' identity, ...) and key name the entry; 0 when not cached. */
+int64_t wcache_get(struct store *s, char tag, const char *key);
+void wcache_put(struct store *s, char tag, const char *key, int64_t value);
+
+/* A store's id by its code, through the writer's cache; 0 when unknown. */
+int64_t store_store_id_tx(struct store_tx *tx, const char *code);
+/* The customer of identity kind k (an index of model_identity_kinds), through
+ * the writer's cache; 0 when no customer has it. */
+int64_t store_identity_customer(struct store_tx *tx, int k, const char *value);
 
 /* Start the checkpoint thread and hand it the writer's checkpoints (s->path
  * and s->wdb open); stop it, the writer stopped: commits checkpoint again. */

@@ -22,13 +22,23 @@ int64_t store_store_id(struct db *db, const char *code)
     return id;
 }
 
+int64_t store_store_id_tx(struct store_tx *tx, const char *code)
+{
+    int64_t id = wcache_get(tx->s, 's', code);
+    if (id == 0) {
+        id = store_store_id(tx->db, code);
+        wcache_put(tx->s, 's', code, id);
+    }
+    return id;
+}
+
 /* Resolve an optional store code: 0 with *id 0 when code is NULL, ERR_INVALID when unknown. */
-static int opt_store(struct db *db, const char *code, int64_t *id, struct err_info *err)
+static int opt_store(struct store_tx *tx, const char *code, int64_t *id, struct err_info *err)
 {
     *id = 0;
     if (code == NULL)
         return 0;
-    *id = store_store_id(db, code);
+    *id = store_store_id_tx(tx, code);
     if (*id == 0)
         return err_set(err, ERR_INVALID, "store", "unknown store code '%s'", code);
     return 0;
@@ -69,7 +79,7 @@ int store_order_event(struct store_tx *tx, const struct order_event_in *in, int6
         if (!customer_in_has_identity(&in->customer))
             return err_set(err, ERR_INVALID, "customer",
                            "order '%s' is new: a customer identity is required", in->order_ref);
-        if ((rc = opt_store(db, in->store_code, &store_id, err)) != 0)
+        if ((rc = opt_store(tx, in->store_code, &store_id, err)) != 0)
             return rc;
         if ((rc = store_customer_resolve(tx, &in->customer, 0, now, &customer_id, err)) != 0)
             return rc;
@@ -145,7 +155,7 @@ int store_order_import(struct store_tx *tx, const struct order_event_in *steps, 
         return err_set(err, ERR_INVALID, "customer",
                        "order '%s' is new: a customer identity is required", first->order_ref);
     int64_t now = tx_now_ms(), store_id, customer_id;
-    if ((rc = opt_store(db, first->store_code, &store_id, err)) != 0 ||
+    if ((rc = opt_store(tx, first->store_code, &store_id, err)) != 0 ||
         (rc = store_customer_resolve(tx, &first->customer, 0, now, &customer_id, err)) != 0)
         return rc;
     int64_t created = first->at_ms ? first->at_ms : now;
@@ -164,14 +174,30 @@ int store_order_import(struct store_tx *tx, const struct order_event_in *steps, 
     if ((rc = db_run(db, st, err)) != 0)
         return rc;
     int64_t order_id = db_last_id(db);
-    for (size_t i = 0; i < n_steps; i++) {
-        st = db_stmt(db, "INSERT INTO order_history (order_id, status, note, source_id, at_ms) "
-                         "VALUES ($1, $2, $3, $4, $5)");
+    /* Up to four steps a statement: each statement costs about as much as its rows. */
+    static const char *const history_sql[] = {
+        NULL,
+        "INSERT INTO order_history (order_id, status, note, source_id, at_ms) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO order_history (order_id, status, note, source_id, at_ms) "
+        "VALUES ($1, $2, $3, $4, $5), ($1, $6, $7, $8, $9)",
+        "INSERT INTO order_history (order_id, status, note, source_id, at_ms) "
+        "VALUES ($1, $2, $3, $4, $5), ($1, $6, $7, $8, $9), ($1, $10, $11, $12, $13)",
+        "INSERT INTO order_history (order_id, status, note, source_id, at_ms) "
+        "VALUES ($1, $2, $3, $4, $5), ($1, $6, $7, $8, $9), ($1, $10, $11, $12, $13), "
+        "($1, $14, $15, $16, $17)",
+    };
+    for (size_t i = 0; i < n_steps;) {
+        size_t n = n_steps - i < 4 ? n_steps - i : 4;
+        st = db_stmt(db, history_sql[n]);
         db_bind_i64(st, 1, order_id);
-        db_bind_text(st, 2, steps[i].status, -1);
-        db_bind_text(st, 3, steps[i].note, -1);
-        db_bind_text(st, 4, steps[i].source_id, -1);
-        db_bind_i64(st, 5, steps[i].at_ms ? steps[i].at_ms : updated);
+        for (size_t k = 0; k < n; k++, i++) {
+            int p = 2 + 4 * (int)k;
+            db_bind_text_static(st, p, steps[i].status, -1);
+            db_bind_text_static(st, p + 1, steps[i].note, -1);
+            db_bind_text_static(st, p + 2, steps[i].source_id, -1);
+            db_bind_i64(st, p + 3, steps[i].at_ms ? steps[i].at_ms : updated);
+        }
         if ((rc = db_run(db, st, err)) != 0)
             return rc;
     }
@@ -223,7 +249,7 @@ int store_department_upsert(struct store_tx *tx, const char *code, const char *n
 int store_purchase_add(struct store_tx *tx, const struct purchase_in *in, struct err_info *err)
 {
     int64_t store_id, customer_id;
-    int rc = opt_store(tx->db, in->store_code, &store_id, err);
+    int rc = opt_store(tx, in->store_code, &store_id, err);
     if (rc != 0)
         return rc;
     if ((rc = store_customer_resolve(tx, &in->customer, 0, tx_now_ms(), &customer_id, err)) != 0)
@@ -256,8 +282,7 @@ int store_bonus_add(struct store_tx *tx, const struct bonus_in *in, struct err_i
         customer_id = 0;
         for (int i = 0; i < MODEL_N_IDENTITY_KINDS && customer_id == 0; i++)
             if (in->customer.ids[i])
-                customer_id = customer_by_identity(tx->db, model_identity_kinds[i].kind,
-                                                   in->customer.ids[i]);
+                customer_id = store_identity_customer(tx, i, in->customer.ids[i]);
     }
     if (customer_id == 0)
         return err_set(err, ERR_INVALID, "customer", "no such customer");
@@ -267,9 +292,9 @@ int store_bonus_add(struct store_tx *tx, const struct bonus_in *in, struct err_i
                                        "ref, actor, at_ms) VALUES ($1, $2, $3, $4, $5, $6)");
     db_bind_i64(st, 1, customer_id);
     db_bind_i64(st, 2, in->amount);
-    db_bind_text(st, 3, in->reason, -1);
-    db_bind_text(st, 4, in->ref, -1);
-    db_bind_text(st, 5, in->actor, -1);
+    db_bind_text_static(st, 3, in->reason, -1);
+    db_bind_text_static(st, 4, in->ref, -1);
+    db_bind_text_static(st, 5, in->actor, -1);
     db_bind_i64(st, 6, in->at_ms ? in->at_ms : tx_now_ms());
     if ((rc = db_run(tx->db, st, err)) == ERR_CONFLICT) {
         err_clear(err);

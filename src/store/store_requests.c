@@ -60,11 +60,11 @@ static int insert_message(struct store_tx *tx, int64_t request_id, const char *d
                                    "author_user_id, author_name, body, created_at_ms) "
                                    "VALUES ($1, $2, $3, $4, $5, $6, $7)");
     db_bind_i64(st, 1, request_id);
-    db_bind_text(st, 2, direction, -1);
-    db_bind_text(st, 3, channel, -1);
+    db_bind_text_static(st, 2, direction, -1);
+    db_bind_text_static(st, 3, channel, -1);
     db_bind_i64_or_null(st, 4, author_user_id);
-    db_bind_text(st, 5, author_name, -1);
-    db_bind_text(st, 6, body, -1);
+    db_bind_text_static(st, 5, author_name, -1);
+    db_bind_text_static(st, 6, body, -1);
     db_bind_i64(st, 7, at_ms);
     int rc = db_run(db, st, err);
     if (rc == 0)
@@ -81,8 +81,8 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     if (in->source_id != NULL) {
         sqlite3_stmt *st = db_stmt(db, "SELECT id, customer_id, store_id FROM requests "
                                        "WHERE channel = $1 AND source_id = $2");
-        db_bind_text(st, 1, in->channel, -1);
-        db_bind_text(st, 2, in->source_id, -1);
+        db_bind_text_static(st, 1, in->channel, -1);
+        db_bind_text_static(st, 2, in->source_id, -1);
         if (db_step(db, st, NULL) == 1) {
             out->id = db_col_i64(st, 0);
             out->customer_id = db_col_i64(st, 1);
@@ -102,7 +102,7 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     }
     int64_t store_id = 0;
     if (in->store_code != NULL) {
-        store_id = store_store_id(db, in->store_code);
+        store_id = store_store_id_tx(tx, in->store_code);
         if (store_id == 0)
             return err_set(err, ERR_INVALID, "store", "unknown store code '%s'", in->store_code);
     }
@@ -120,26 +120,26 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
             "first_response_at_ms, solved_at_ms, closed_at_ms) VALUES ($1, $2, $3, $4, $5, $6, "
             "$7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)");
     db_bind_i64_or_null(st, 1, out->customer_id);
-    db_bind_text(st, 2, in->channel, -1);
-    db_bind_text(st, 3, in->source_id, -1);
+    db_bind_text_static(st, 2, in->channel, -1);
+    db_bind_text_static(st, 3, in->source_id, -1);
     db_bind_i64_or_null(st, 4, store_id);
     db_bind_i64_or_null(st, 5, order_id);
-    db_bind_text(st, 6, in->order_ref, -1);
-    db_bind_text(st, 7, in->kind, -1);
-    db_bind_text(st, 8, status, -1);
-    db_bind_text(st, 9, in->priority ? in->priority : "normal", -1);
-    db_bind_text(st, 10, in->topic, -1);
+    db_bind_text_static(st, 6, in->order_ref, -1);
+    db_bind_text_static(st, 7, in->kind, -1);
+    db_bind_text_static(st, 8, status, -1);
+    db_bind_text_static(st, 9, in->priority ? in->priority : "normal", -1);
+    db_bind_text_static(st, 10, in->topic, -1);
     if (in->topic)
         db_bind_double(st, 11, in->topic_confidence);
     else
         db_bind_null(st, 11);
-    db_bind_text(st, 12, in->sentiment, -1);
+    db_bind_text_static(st, 12, in->sentiment, -1);
     if (in->sentiment)
         db_bind_double(st, 13, in->sentiment_confidence);
     else
         db_bind_null(st, 13);
     db_bind_i64(st, 14, in->needs_review ? 1 : 0);
-    db_bind_text(st, 15, in->subject, -1);
+    db_bind_text_static(st, 15, in->subject, -1);
     db_bind_i64(st, 16, created);
     db_bind_i64(st, 17, created);
     db_bind_i64_or_null(st, 18, in->first_response_at_ms);

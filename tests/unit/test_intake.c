@@ -681,6 +681,27 @@ static void test_import_write_failure_keeps_line_order(void **state)
     assert_int_equal(bad_line, 1);
 }
 
+/* An import holds the store's bulk mark from start to end (the rollups wait meanwhile). */
+static void test_import_marks_bulk(void **state)
+{
+    struct fx *f = *state;
+    assert_false(store_bulk_running(f->s));
+    struct importer *a = importer_new(f->s, "test");
+    struct importer *b = importer_new(f->s, "test");
+    assert_true(store_bulk_running(f->s));
+    struct err_info err = {0};
+    const char *line = "{\"type\":\"customer\",\"phone\":\"+79120000555\"}";
+    assert_int_equal(importer_line(a, line, strlen(line), &err), 0);
+    json_t *report = NULL;
+    assert_int_equal(importer_finish(a, &report, &err), 0);
+    json_decref(report);
+    importer_free(a);
+    assert_true(store_bulk_running(f->s)); /* b still runs */
+    importer_free(b);
+    assert_false(store_bulk_running(f->s));
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM customers", NULL), 1);
+}
+
 /* The import read back from a file a few MiB at a time: lines cut by every
  * read, one longer than the read buffer, CRLF ends and no final newline. */
 static void test_import_from_file_across_reads(void **state)
@@ -755,6 +776,7 @@ int main(void)
         T(test_import_rejected_line_publishes_nothing),
         T(test_import_many_lines_across_batches),
         T(test_import_write_failure_keeps_line_order),
+        T(test_import_marks_bulk),
         T(test_import_report_lists_every_rejection),
         T(test_import_from_file_across_reads),
     };

@@ -662,6 +662,52 @@ static void test_identity_same_phone_same_customer(void **state)
     assert_int_equal(count_rows(f, "merge_suggestions"), 0);
 }
 
+/* Resolve the customer of a phone inside a job; fail_after: then fail (its savepoint is undone). */
+struct resolve_job {
+    const char *phone;
+    bool fail_after;
+    int64_t id;
+};
+
+static int job_resolve(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    struct resolve_job *j = arg;
+    struct customer_in c = {.name = "Пётр"};
+    c.ids[0] = j->phone; /* model_identity_kinds[0] is the phone */
+    int rc = store_customer_resolve(tx, &c, 0, 1, &j->id, err);
+    if (rc == 0 && j->fail_after)
+        return err_set(err, ERR_INVALID, "test", "failing after the customer was made");
+    return rc;
+}
+
+/* The writer remembers identities it has read or written; a job rolled back
+ * must take what it wrote out of that memory too. */
+static void test_identity_cache_forgets_rolled_back(void **state)
+{
+    struct fx *f = *state;
+    struct err_info err = {0};
+    struct resolve_job known = {.phone = "+79120000101"};
+    assert_int_equal(store_write(f->s, job_resolve, &known, &err), 0);
+    struct resolve_job failed = {.phone = "+79120000102", .fail_after = true};
+    assert_int_equal(store_write(f->s, job_resolve, &failed, &err), ERR_INVALID);
+    assert_true(failed.id > 0);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM identities WHERE value = $1",
+                               "+79120000102", 0),
+                     0);
+    /* Again, for good: a new customer with its identity, not the rolled-back id. */
+    struct resolve_job again = {.phone = "+79120000102"};
+    assert_int_equal(store_write(f->s, job_resolve, &again, &err), 0);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM identities i JOIN customers c ON "
+                                  "c.id = i.customer_id WHERE i.value = $1",
+                               "+79120000102", 0),
+                     1);
+    /* A known identity read from the cache still finds its customer. */
+    struct resolve_job known_again = {.phone = "+79120000101"};
+    assert_int_equal(store_write(f->s, job_resolve, &known_again, &err), 0);
+    assert_int_equal(known_again.id, known.id);
+    assert_int_equal(count_rows(f, "customers"), 2);
+}
+
 static void test_identity_two_customers_merge_suggestion(void **state)
 {
     struct fx *f = *state;
@@ -2387,6 +2433,7 @@ int main(int argc, char **argv)
         T(test_rerunnable_job_asks_to_run_again),
         T(test_constraint_error_in_job),
         T(test_identity_same_phone_same_customer),
+        T(test_identity_cache_forgets_rolled_back),
         T(test_identity_two_customers_merge_suggestion),
         T(test_dedup_channel_source_id),
         T(test_unknown_store_writes_nothing),
