@@ -137,6 +137,14 @@ static const char core_schema_8_sql[] =
     "CREATE INDEX orders_customer_open ON orders(customer_id, id) "
     "WHERE status <> 'delivered' AND status <> 'cancelled' AND status <> 'returned';";
 
+/* Step 12: requests waiting for an operator are not in the index of assignees
+ * (every new and every imported request was, under NULL); the queue of
+ * unassigned requests reads the index of statuses instead. */
+static const char core_schema_12_sql[] =
+    "DROP INDEX requests_assignee;"
+    "CREATE INDEX requests_assignee ON requests(assignee_id, status) "
+    "WHERE assignee_id IS NOT NULL;";
+
 static const char *const steps[] = {
     core_schema_sql,      /* 1 */
     rules_schema_sql,     /* 2 */
@@ -149,6 +157,7 @@ static const char *const steps[] = {
     analytics_schema_9_sql, /* 9 */
     rules_schema_10_sql,  /* 10 */
     analytics_schema_11_sql, /* 11 */
+    core_schema_12_sql,   /* 12 */
 };
 
 #define N_STEPS (int)(sizeof steps / sizeof steps[0])

@@ -297,6 +297,42 @@ static void test_migrations_idempotent(void **state)
     assert_int_equal(b.customer_id, a.customer_id);
 }
 
+static int job_assign(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE requests SET assignee_id = 7 WHERE id = %lld",
+             (long long)*(int64_t *)arg);
+    return db_exec(store_tx_db(tx), sql, err);
+}
+
+/* Unassigned requests stay out of the index of assignees, which still serves
+ * an operator's requests. */
+static void test_assignee_index_holds_the_assigned(void **state)
+{
+    struct fx *f = *state;
+    struct request_out a = create(f, (struct req_spec){.phone = "+79120000201"});
+    create(f, (struct req_spec){.phone = "+79120000202"});
+    const char *in_index = "SELECT COUNT(*) FROM requests INDEXED BY requests_assignee "
+                           "WHERE assignee_id IS NOT NULL";
+    assert_int_equal(query_i64(f, in_index, NULL, 0), 0);
+    struct err_info err = {0};
+    assert_int_equal(store_write(f->s, job_assign, &a.id, &err), 0);
+    assert_int_equal(query_i64(f, in_index, NULL, 0), 1);
+    struct db *r = store_reader(f->s);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db_handle(r),
+                                        "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM requests "
+                                        "WHERE assignee_id = 7 AND status <> 'closed'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    bool uses = false;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        uses = uses || strstr((const char *)sqlite3_column_text(st, 3), "requests_assignee");
+    sqlite3_finalize(st);
+    store_reader_done(f->s, r);
+    assert_true(uses);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fx *f = *state;
@@ -2434,6 +2470,7 @@ int main(int argc, char **argv)
         T(test_constraint_error_in_job),
         T(test_identity_same_phone_same_customer),
         T(test_identity_cache_forgets_rolled_back),
+        T(test_assignee_index_holds_the_assigned),
         T(test_identity_two_customers_merge_suggestion),
         T(test_dedup_channel_source_id),
         T(test_unknown_store_writes_nothing),
