@@ -184,7 +184,7 @@ static int write_search(struct store_tx *tx, struct err_info *err)
 {
     for (size_t i = 0; i < tx->n_search; i++) {
         sqlite3_stmt *st =
-            db_stmt(tx->db, "INSERT INTO message_search (rowid, terms) VALUES ($1, $2)");
+            db_stmt(tx->db, "INSERT INTO message_terms (rowid, terms) VALUES ($1, $2)");
         db_bind_i64(st, 1, tx->search[i].message_id);
         db_bind_text_static(st, 2, tx->search[i].terms, -1);
         int rc = db_run(tx->db, st, err);

@@ -458,8 +458,10 @@ int store_request_list(struct db *r, const struct request_query *q, const struct
         fts_query(&fq, q->q_terms);
         if (fq.len == 0)
             buf_puts(&fq, "\"\"");
+        /* Messages indexed before step 13 are in message_search, later ones in message_terms. */
         buf_puts(&sql, " AND r.id IN (SELECT m.request_id FROM messages m WHERE m.id IN "
-                       "(SELECT rowid FROM message_search WHERE message_search MATCH $9))");
+                       "(SELECT rowid FROM message_terms WHERE message_terms MATCH $9 "
+                       "UNION ALL SELECT rowid FROM message_search WHERE message_search MATCH $9))");
     }
     if (sf && sf->scope == SCOPE_STORE)
         buf_puts(&sql, " AND r.store_id = $10");

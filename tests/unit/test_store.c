@@ -1346,6 +1346,37 @@ static void test_list_keyset_pagination(void **state)
     assert_int_equal(n, 0);
 }
 
+static int job_legacy_index_row(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO message_search (rowid, terms) SELECT id, 'старинн очеред' FROM "
+             "messages WHERE request_id = %lld",
+             (long long)*(int64_t *)arg);
+    return db_exec(store_tx_db(tx), sql, err);
+}
+
+/* Messages indexed before migration step 13 (message_search) are found beside
+ * those indexed since (message_terms). */
+static void test_search_reads_both_indexes(void **state)
+{
+    struct fx *f = *state;
+    struct request_out fresh = create(f, (struct req_spec){.text = "Очередь у кассы"});
+    struct request_out old = create(f, (struct req_spec){.text = "x", .phone = "+79120000301"});
+    struct err_info err = {0};
+    assert_int_equal(store_write(f->s, job_legacy_index_row, &old.id, &err), 0);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms('очеред')", NULL, 0), 1);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_search('очеред')", NULL, 0), 1);
+    assert_int_equal(search_count(f, "очеред"), 2);
+    assert_int_equal(search_count(f, "старинн"), 1);
+    struct request_query q = {.limit = 10, .q_terms = "старинн"};
+    json_t *res = list(f, &q, NULL);
+    int64_t id = json_integer_value(json_object_get(json_array_get(json_object_get(res, "items"), 0), "id"));
+    json_decref(res);
+    assert_int_equal(id, old.id);
+    assert_true(fresh.id != old.id);
+}
+
 static void test_list_search(void **state)
 {
     struct fx *f = *state;
@@ -2471,6 +2502,7 @@ int main(int argc, char **argv)
         T(test_identity_same_phone_same_customer),
         T(test_identity_cache_forgets_rolled_back),
         T(test_assignee_index_holds_the_assigned),
+        T(test_search_reads_both_indexes),
         T(test_identity_two_customers_merge_suggestion),
         T(test_dedup_channel_source_id),
         T(test_unknown_store_writes_nothing),
