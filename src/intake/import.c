@@ -276,6 +276,7 @@ static int parse_item(struct importer *im, json_t *o, struct item *it, struct er
     case IT_REQUEST: /* the parser reads the keys it knows: "type" is not one */
         rc = intake_request_parse(o, true, a, &it->u.request, err);
         it->u.request.actor = im->actor;
+        it->u.request.is_repeat_an_error = true;
         return rc;
     case IT_COUNT:
         break;

@@ -356,6 +356,10 @@ struct request_in {
     const struct reply_in *replies;
     size_t n_replies;
     bool want_json; /* fill request_out.json */
+    /* A repeat of channel+source_id is an error (ERR_CONFLICT), found by the
+     * insert itself rather than looked up first: for a bulk import, whose job
+     * undoes a failed line's other writes (its savepoint). */
+    bool is_repeat_an_error;
     const struct scope_filter *scope; /* the submitter's scope (NULL: all): a repeat of a
                                          request outside it is refused, not shown */
 };

@@ -78,7 +78,7 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     struct db *db = tx->db;
     int rc;
     memset(out, 0, sizeof *out);
-    if (in->source_id != NULL) {
+    if (in->source_id != NULL && !in->is_repeat_an_error) {
         sqlite3_stmt *st = db_stmt(db, "SELECT id, customer_id, store_id FROM requests "
                                        "WHERE channel = $1 AND source_id = $2");
         db_bind_text_static(st, 1, in->channel, -1);
@@ -145,8 +145,14 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     db_bind_i64_or_null(st, 18, in->first_response_at_ms);
     db_bind_i64_or_null(st, 19, in->solved_at_ms);
     db_bind_i64_or_null(st, 20, in->closed_at_ms);
-    if ((rc = db_run(db, st, err)) != 0)
+    if ((rc = db_run(db, st, err)) != 0) {
+        if (rc == ERR_CONFLICT && in->is_repeat_an_error) { /* the only unique key */
+            err_clear(err);
+            return err_set(err, ERR_CONFLICT, "source_id", "request %s/%s exists already",
+                           in->channel, in->source_id);
+        }
         return rc;
+    }
     out->id = db_last_id(db);
 
     if ((rc = insert_message(tx, out->id, "in", in->channel, 0, in->customer.name, in->text,
