@@ -55,6 +55,7 @@ kill -TERM $PID; wait $PID || true
 rm -f "$OUT/import.db"*
 "$BIN" migrate --db "$OUT/import.db" >/dev/null
 ITOKEN=$("$BIN" token create --db "$OUT/import.db" --name bench --role integration)
+sync # the intake's server just wrote its files: their write-back is not the import's
 start_server "$OUT/import.db" 18481
 rows=$(wc -l <"$OUT/demo.ndjson")
 t0=$(date +%s%N)

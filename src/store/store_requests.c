@@ -72,6 +72,55 @@ static int insert_message(struct store_tx *tx, int64_t request_id, const char *d
     return rc;
 }
 
+/*
+ * The request's first message, from the customer, and the replies of an
+ * imported history, up to four a statement (each statement costs about as
+ * much as its rows).  Replies are kept but not indexed: search finds what
+ * customers wrote.  Rows of one statement take consecutive ids.
+ */
+static int insert_messages(struct store_tx *tx, int64_t request_id, const struct request_in *in,
+                           int64_t created, struct err_info *err)
+{
+    static const char *const sql[] = {
+        NULL,
+        "INSERT INTO messages (request_id, direction, channel, author_name, body, "
+        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO messages (request_id, direction, channel, author_name, body, "
+        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $7, $3, $8, $9, $10)",
+        "INSERT INTO messages (request_id, direction, channel, author_name, body, "
+        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $7, $3, $8, $9, $10), "
+        "($1, $11, $3, $12, $13, $14)",
+        "INSERT INTO messages (request_id, direction, channel, author_name, body, "
+        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $7, $3, $8, $9, $10), "
+        "($1, $11, $3, $12, $13, $14), ($1, $15, $3, $16, $17, $18)",
+    };
+    struct db *db = tx->db;
+    size_t n_rows = 1 + in->n_replies;
+    for (size_t row = 0; row < n_rows;) {
+        size_t n = n_rows - row < 4 ? n_rows - row : 4;
+        sqlite3_stmt *st = db_stmt(db, sql[n]);
+        db_bind_i64(st, 1, request_id);
+        db_bind_text_static(st, 3, in->channel, -1);
+        size_t first = row;
+        for (size_t k = 0; k < n; k++, row++) {
+            /* Row k's direction, author, body and time ($3, the channel, is shared). */
+            int dir = k == 0 ? 2 : 3 + 4 * (int)k, author = k == 0 ? 4 : dir + 1;
+            bool is_in = row == 0;
+            const struct reply_in *r = is_in ? NULL : &in->replies[row - 1];
+            db_bind_text_static(st, dir, is_in ? "in" : "out", -1);
+            db_bind_text_static(st, author, is_in ? in->customer.name : "operator", -1);
+            db_bind_text_static(st, author + 1, is_in ? in->text : r->text, -1);
+            db_bind_i64(st, author + 2, is_in || r->at_ms == 0 ? created : r->at_ms);
+        }
+        int rc = db_run(db, st, err);
+        if (rc != 0)
+            return rc;
+        if (first == 0)
+            store_tx_search_add(tx, db_last_id(db) - (int64_t)(n - 1), in->search_terms);
+    }
+    return 0;
+}
+
 int store_request_create(struct store_tx *tx, const struct request_in *in,
                          struct request_out *out, struct err_info *err)
 {
@@ -155,16 +204,8 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     }
     out->id = db_last_id(db);
 
-    if ((rc = insert_message(tx, out->id, "in", in->channel, 0, in->customer.name, in->text,
-                             in->search_terms, created, err)) != 0)
+    if ((rc = insert_messages(tx, out->id, in, created, err)) != 0)
         return rc;
-    /* Replies of imported history are kept but not indexed: search finds what customers wrote. */
-    for (size_t i = 0; i < in->n_replies; i++) {
-        rc = insert_message(tx, out->id, "out", in->channel, 0, "operator", in->replies[i].text,
-                            NULL, in->replies[i].at_ms ? in->replies[i].at_ms : created, err);
-        if (rc != 0)
-            return rc;
-    }
 
     /* Event data is written as text: this runs in the writer for every request. */
     struct buf d;

@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include "classify/text.h"
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/mem.h"
@@ -681,6 +682,60 @@ static void test_import_write_failure_keeps_line_order(void **state)
     assert_int_equal(bad_line, 1);
 }
 
+/* A request's replies go in with it, four a statement: six messages in order,
+ * each with its time; only the customer's words are searchable. */
+static void test_import_request_replies(void **state)
+{
+    struct fx *f = *state;
+    const char *text =
+        "{\"type\":\"request\",\"channel\":\"vk\",\"source_id\":\"r-6\",\"customer\":{\"vk_id\":"
+        "\"77\",\"name\":\"Ольга\"},\"text\":\"Кефир просрочен\",\"status\":\"closed\","
+        "\"created_at\":\"2026-09-01T10:00:00Z\",\"replies\":["
+        "{\"text\":\"ответ один\",\"at\":\"2026-09-01T10:01:00Z\"},"
+        "{\"text\":\"ответ два\",\"at\":\"2026-09-01T10:02:00Z\"},"
+        "{\"text\":\"ответ три\",\"at\":\"2026-09-01T10:03:00Z\"},"
+        "{\"text\":\"ответ четыре\",\"at\":\"2026-09-01T10:04:00Z\"},"
+        "{\"text\":\"ответ пять баклажан\"}]}\n";
+    json_t *report = import_text(f, text, strlen(text));
+    assert_int_equal(jint(report, "accepted"), 1);
+    json_decref(report);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM messages", NULL), 6);
+    assert_int_equal(query_i64(f, "SELECT max(id) - min(id) FROM messages", NULL), 5);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND "
+                                  "author_name = 'Ольга' AND body = 'Кефир просрочен' AND id = "
+                                  "(SELECT min(id) FROM messages)",
+                               NULL),
+                     1);
+    /* Replies in their order, with their times (the last has none: the request's). */
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM messages a JOIN messages b ON b.id = a.id "
+                                  "+ 1 WHERE a.direction = 'out' AND b.created_at_ms - "
+                                  "a.created_at_ms = 60000",
+                               NULL),
+                     3);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND "
+                                  "author_name = 'operator' AND body LIKE 'ответ %'",
+                               NULL),
+                     5);
+    assert_int_equal(query_i64(f, "SELECT created_at_ms FROM messages WHERE body = 'ответ пять "
+                                  "баклажан'",
+                               NULL),
+                     query_i64(f, "SELECT created_at_ms FROM requests", NULL));
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms('кефир')", NULL), 1);
+    assert_int_equal(query_i64(f, "SELECT rowid FROM message_terms('кефир')", NULL),
+                     query_i64(f, "SELECT min(id) FROM messages", NULL));
+    /* A reply's word is not searchable, the customer's is (terms as the search makes them). */
+    struct buf terms;
+    buf_init(&terms, 0);
+    text_search_terms("баклажан", strlen("баклажан"), &terms);
+    char reply_term[64];
+    snprintf(reply_term, sizeof reply_term, "%s", buf_cstr(&terms));
+    buf_free(&terms);
+    assert_true(reply_term[0] != '\0');
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms WHERE message_terms MATCH $1",
+                               reply_term),
+                     0);
+}
+
 /* An import holds the store's bulk mark from start to end (the rollups wait meanwhile). */
 static void test_import_marks_bulk(void **state)
 {
@@ -777,6 +832,7 @@ int main(void)
         T(test_import_many_lines_across_batches),
         T(test_import_write_failure_keeps_line_order),
         T(test_import_marks_bulk),
+        T(test_import_request_replies),
         T(test_import_report_lists_every_rejection),
         T(test_import_from_file_across_reads),
     };
