@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #define IMPORT_BATCH 2000
-#define IMPORT_FIRST_BATCH 250 /* the writer starts on a small batch while the next is parsed */
+#define IMPORT_FIRST_BATCH 250 /* a batch the writer waits for may be this small */
 #define IMPORT_BUFFERS 3 /* being parsed into, being written, waiting for its fsync */
 #define IMPORT_ANALYZE_LINES 10000 /* imports at least this large refresh planner statistics */
 
@@ -79,6 +79,7 @@ struct batch {
     size_t cap_results;
     bool is_careful;       /* a savepoint per item (second run) */
     bool is_in_flight;     /* with the writer: wait for written before touching it */
+    atomic_bool has_run;   /* the writer has taken its job (nothing sent later waits behind it) */
     struct store_async w;  /* w.result: the outcome of the whole batch */
     sem_t written;
     struct err_info err;
@@ -89,7 +90,7 @@ struct importer {
     const char *actor;
     struct batch buffers[IMPORT_BUFFERS];
     size_t filling;         /* the buffer being parsed into */
-    size_t n_sent;          /* batches sent to the writer */
+    struct batch *last_sent; /* the batch sent last, NULL before the first */
     atomic_bool has_failed; /* a batch failed: the ones after it write nothing */
     int64_t line;
     int64_t accepted[IT_COUNT];
@@ -109,6 +110,7 @@ struct importer *importer_new(struct store *s, const char *actor)
         b->im = im;
         arena_init(&b->arena, 1 << 20);
         sem_init(&b->written, 0, 0);
+        atomic_init(&b->has_run, false);
     }
     atomic_init(&im->has_failed, false);
     im->rejected = json_array();
@@ -319,6 +321,7 @@ static int write_item(struct store_tx *tx, struct item *it, struct err_info *err
 static int job_batch(struct store_tx *tx, void *arg, struct err_info *err)
 {
     struct batch *b = arg;
+    atomic_store(&b->has_run, true); /* the next batch may go before it is full */
     if (atomic_load(&b->im->has_failed))
         return err_set(err, ERR_UNAVAILABLE, "", "an earlier part of the import failed");
     for (size_t i = 0; i < b->n_items; i++) {
@@ -396,7 +399,8 @@ static int flush(struct importer *im, bool wait)
         b->is_careful = false;
         b->w = (struct store_async){.fn = job_batch, .arg = b, .err = &b->err,
                                     .done = batch_written, .is_rerunnable = true};
-        im->n_sent++;
+        im->last_sent = b;
+        atomic_store(&b->has_run, false);
         if (store_write_async(im->store, &b->w) == 0) {
             b->is_in_flight = true;
         } else {
@@ -450,8 +454,13 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
     else
         b->n_items++;
     json_decref(o);
-    size_t full = im->n_sent == 0 ? IMPORT_FIRST_BATCH : IMPORT_BATCH;
-    if (b->n_items >= full && flush(im, false) != 0)
+    /* A batch is full at IMPORT_BATCH lines, or at IMPORT_FIRST_BATCH when
+     * nothing of this import waits for the writer (the first batch, or the
+     * parsing fell behind: long lines after short ones). */
+    bool is_full = b->n_items >= IMPORT_BATCH ||
+                   (b->n_items >= IMPORT_FIRST_BATCH &&
+                    (im->last_sent == NULL || atomic_load(&im->last_sent->has_run)));
+    if (is_full && flush(im, false) != 0)
         return err_set(err, im->failure.code, im->failure.field, "%s", im->failure.message);
     return 0;
 }
