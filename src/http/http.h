@@ -32,7 +32,8 @@ struct http_request {
     const char *method;
     const char *path;
     const char *params[4];     /* path parameters, in pattern order ({id}) */
-    struct buf body;           /* the request body (capped); empty once spooled */
+    struct buf body;           /* the request body (capped); once spooled, the bytes not yet
+                                * written to body_fd (none by the time a handler runs) */
     int body_fd;               /* a bulk body past HTTP_SPOOL_AT: an unlinked temporary file
                                 * holding all of it, read from offset 0; -1 otherwise */
     uint64_t body_size;        /* bytes of the body, in memory or spooled */

@@ -466,8 +466,26 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
+/* Write the spooled body's bytes gathered in req->body to its file (MHD
+ * hands the body over 16 KiB at a time: one write a MiB, not a write each). */
+static void spool_flush(struct http_request *req)
+{
+    if (req->body_fd < 0 || req->body.len == 0 || req->refused != 0)
+        return;
+    if (write_all(req->body_fd, req->body.data, req->body.len) != 0) {
+        log_error("http msg=\"cannot keep a bulk body: %s\"", strerror(errno));
+        req->refused = err_set(&req->err, ERR_UNAVAILABLE, "",
+                               "the server cannot keep a body this large now: %s",
+                               strerror(errno));
+    } else {
+        atomic_fetch_add_explicit(&metric_http_spooled_bytes, req->body.len, memory_order_relaxed);
+    }
+    buf_reset(&req->body);
+}
+
 /* Keep n more bytes of the body: in memory, or, for a bulk body past
- * HTTP_SPOOL_AT, in its spool file (the memory held so far moves there). */
+ * HTTP_SPOOL_AT, in its spool file (the memory held so far moves there,
+ * and later bytes go through req->body a MiB at a time: spool_flush). */
 static void body_take(struct http_server *srv, struct http_request *req, const char *data,
                       size_t n)
 {
@@ -489,17 +507,12 @@ static void body_take(struct http_server *srv, struct http_request *req, const c
         }
         atomic_fetch_add_explicit(&metric_http_spooled_bodies, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&metric_http_spooled_bytes, req->body.len, memory_order_relaxed);
-        buf_free(&req->body); /* keeps its cap */
+        buf_reset(&req->body);
     }
     if (req->body_fd >= 0) {
-        if (write_all(req->body_fd, data, n) != 0) {
-            log_error("http msg=\"cannot keep a bulk body: %s\"", strerror(errno));
-            req->refused = err_set(&req->err, ERR_UNAVAILABLE, "",
-                                   "the server cannot keep a body this large now: %s",
-                                   strerror(errno));
-            return;
-        }
-        atomic_fetch_add_explicit(&metric_http_spooled_bytes, n, memory_order_relaxed);
+        buf_put(&req->body, data, n);
+        if (req->body.len >= HTTP_SPOOL_AT)
+            spool_flush(req);
         return;
     }
     buf_put(&req->body, data, n);
@@ -565,6 +578,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->is_responded)
         return MHD_YES;
+    spool_flush(req); /* the body is whole: its last bytes go to the file */
     if (req->pending != NULL) /* resumed: its write is done */
         return finish_pending(conn, req);
     if (req->deferred != NULL) { /* resumed: the pool ran the handler */
