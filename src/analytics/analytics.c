@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/sched.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -50,6 +51,7 @@ static void *worker_main(void *arg)
     struct analytics *an = arg;
     struct app *app = an->app;
     pthread_setname_np(pthread_self(), "otklik-rollups");
+    sched_background_thread();
     catch_up(an);
     for (;;) {
         pthread_mutex_lock(&an->stop_mu);

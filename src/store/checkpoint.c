@@ -17,6 +17,7 @@
 #include "store/store_int.h"
 
 #include "core/log.h"
+#include "core/sched.h"
 
 #include <errno.h>
 #include <time.h>
@@ -76,6 +77,7 @@ static void *checkpointer_main(void *arg)
 {
     struct store *s = arg;
     pthread_setname_np(pthread_self(), "otklik-checkpt");
+    sched_background_thread();
     walbuf_pace_thread();
     uint64_t seen = 0; /* wal_commits when the last checkpoint began */
     pthread_mutex_lock(&s->cmu);
