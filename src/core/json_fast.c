@@ -13,6 +13,8 @@
  */
 #include "core/json_fast.h"
 
+#include "core/str.h"
+
 #include <cJSON.h>
 #include <math.h>
 #include <pthread.h>
@@ -27,37 +29,6 @@ struct scan {
     size_t n_numbers;
     bool is_real[FAST_MAX_NUMBERS];
 };
-
-/* The length of the valid UTF-8 sequence of two or more bytes at p, or 0. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0];
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
 
 /* The value of the four hex digits at p, or -1. */
 static long hex4(const unsigned char *p)
@@ -110,7 +81,7 @@ static const unsigned char *scan_string(const unsigned char *p, const unsigned c
         } else if (c < 0x20) {
             return NULL;
         } else {
-            size_t n = utf8_seq(p, end);
+            size_t n = utf8_char_len((const char *)p, (size_t)(end - p));
             if (n == 0)
                 return NULL;
             p += n;

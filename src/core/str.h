@@ -30,6 +30,9 @@ int str_to_double(struct str s, double min, double max, double *out);
 
 /* True when s is well-formed UTF-8 with no NUL bytes. */
 bool utf8_valid(const char *s, size_t len);
+/* The length of the valid UTF-8 character at s (of len bytes at most), or 0
+ * when s starts no valid one (a NUL, an overlong form, a surrogate, ...). */
+size_t utf8_char_len(const char *s, size_t len);
 
 /* Replace every byte that is not part of well-formed UTF-8 with '?', in place. */
 void utf8_sanitize(char *s);

@@ -243,22 +243,24 @@ void db_bind_double(sqlite3_stmt *st, int n, double v)
     sqlite3_bind_double(st, param_index(st, n), v);
 }
 
-void db_bind_text(sqlite3_stmt *st, int n, const char *s, ptrdiff_t len)
+static void bind_text(sqlite3_stmt *st, int n, const char *s, ptrdiff_t len,
+                      void (*keep)(void *))
 {
     int idx = param_index(st, n);
     if (s == NULL)
         sqlite3_bind_null(st, idx);
     else
-        sqlite3_bind_text(st, idx, s, len < 0 ? (int)strlen(s) : (int)len, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, idx, s, len < 0 ? (int)strlen(s) : (int)len, keep);
+}
+
+void db_bind_text(sqlite3_stmt *st, int n, const char *s, ptrdiff_t len)
+{
+    bind_text(st, n, s, len, SQLITE_TRANSIENT);
 }
 
 void db_bind_text_static(sqlite3_stmt *st, int n, const char *s, ptrdiff_t len)
 {
-    int idx = param_index(st, n);
-    if (s == NULL)
-        sqlite3_bind_null(st, idx);
-    else
-        sqlite3_bind_text(st, idx, s, len < 0 ? (int)strlen(s) : (int)len, SQLITE_STATIC);
+    bind_text(st, n, s, len, SQLITE_STATIC);
 }
 
 void db_bind_null(sqlite3_stmt *st, int n)

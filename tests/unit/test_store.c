@@ -457,6 +457,29 @@ static void *writer_thread_main(void *arg)
     return NULL;
 }
 
+/* Hold the writer in a job until gate_open: the jobs queued meanwhile are
+ * taken together, in one batch. */
+static void gate_hold(struct fx *f, struct gate *g, struct writer_thread *gate_w)
+{
+    *g = (struct gate){.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    *gate_w = (struct writer_thread){.s = f->s, .fn = job_gate, .arg = g};
+    assert_int_equal(pthread_create(&gate_w->th, NULL, writer_thread_main, gate_w), 0);
+    pthread_mutex_lock(&g->mu);
+    while (!g->is_started)
+        pthread_cond_wait(&g->cond, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(struct gate *g, struct writer_thread *gate_w)
+{
+    pthread_mutex_lock(&g->mu);
+    g->is_released = true;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(gate_w->th, NULL);
+    assert_int_equal(gate_w->rc, 0);
+}
+
 /* Is the job running inside the batch's open transaction? */
 static bool in_transaction(struct store_tx *tx)
 {
@@ -478,13 +501,9 @@ static int job_create_in_tx(struct store_tx *tx, void *arg, struct err_info *err
 static void failing_job_in_batch(struct fx *f, bool is_rerunnable, bool is_early)
 {
     enum { N = 8, BAD = 3 };
-    struct gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    struct writer_thread gate_w = {.s = f->s, .fn = job_gate, .arg = &g};
-    assert_int_equal(pthread_create(&gate_w.th, NULL, writer_thread_main, &gate_w), 0);
-    pthread_mutex_lock(&g.mu);
-    while (!g.is_started)
-        pthread_cond_wait(&g.cond, &g.mu);
-    pthread_mutex_unlock(&g.mu);
+    struct gate g;
+    struct writer_thread gate_w;
+    gate_hold(f, &g, &gate_w);
 
     /* The writer is busy: queue N jobs, one of which fails after writing. */
     int64_t hub_before = store_hub_last_id(f->s);
@@ -507,12 +526,7 @@ static void failing_job_in_batch(struct fx *f, bool is_rerunnable, bool is_early
     }
     while (store_queue_depth(f->s) < N)
         sched_yield();
-    pthread_mutex_lock(&g.mu);
-    g.is_released = true;
-    pthread_cond_broadcast(&g.cond);
-    pthread_mutex_unlock(&g.mu);
-    pthread_join(gate_w.th, NULL);
-    assert_int_equal(gate_w.rc, 0);
+    gate_open(&g, &gate_w);
     for (int i = 0; i < N; i++)
         pthread_join(w[i].th, NULL);
 
@@ -606,13 +620,9 @@ static int job_rerun(struct store_tx *tx, void *arg, struct err_info *err)
 static void test_rerunnable_job_asks_to_run_again(void **state)
 {
     struct fx *f = *state;
-    struct gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
-    struct writer_thread gate_w = {.s = f->s, .fn = job_gate, .arg = &g};
-    assert_int_equal(pthread_create(&gate_w.th, NULL, writer_thread_main, &gate_w), 0);
-    pthread_mutex_lock(&g.mu);
-    while (!g.is_started)
-        pthread_cond_wait(&g.cond, &g.mu);
-    pthread_mutex_unlock(&g.mu);
+    struct gate g;
+    struct writer_thread gate_w;
+    gate_hold(f, &g, &gate_w);
 
     enum { N = 4 };
     struct rerun_job jobs[N] = {{.code = "A", .fail_runs = 1, .writes_first = true},
@@ -627,11 +637,7 @@ static void test_rerunnable_job_asks_to_run_again(void **state)
         while (store_queue_depth(f->s) < i + 1)
             sched_yield();
     }
-    pthread_mutex_lock(&g.mu);
-    g.is_released = true;
-    pthread_cond_broadcast(&g.cond);
-    pthread_mutex_unlock(&g.mu);
-    pthread_join(gate_w.th, NULL);
+    gate_open(&g, &gate_w);
     for (int i = 0; i < N; i++)
         pthread_join(w[i].th, NULL);
 
