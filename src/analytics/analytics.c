@@ -2,7 +2,9 @@
  * analytics.c - lifecycle of the analytics part: the survey secret, and
  * one worker thread that keeps the rollups and the survey invitations up
  * with the event log, paced (ANALYTICS_PACE_MS), and waiting while a bulk
- * import runs (store_bulk_running).
+ * import runs (store_bulk_running; a step every ANALYTICS_BULK_MAX_WAIT_MS
+ * even then, so that imports one after another do not hold the dashboards
+ * and the survey invitations back for long).
  */
 #include "analytics/surveys_int.h"
 
@@ -19,6 +21,7 @@
 
 #define REBUILD_BEHIND 200000 /* events behind at start that make a rebuild cheaper */
 #define ANALYTICS_BULK_WAIT_MS 50 /* how often a worker waiting out a bulk import looks again */
+#define ANALYTICS_BULK_MAX_WAIT_MS 10000 /* then it takes one step: imports one after another */
 
 struct analytics *analytics_of(struct app *app)
 {
@@ -53,20 +56,24 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), "otklik-rollups");
     sched_background_thread();
     catch_up(an);
+    int64_t waited_ms = 0; /* waiting out imports, in a row */
     for (;;) {
         pthread_mutex_lock(&an->stop_mu);
         bool stop = an->is_stopping;
         pthread_mutex_unlock(&an->stop_mu);
         if (stop)
             break;
-        if (store_bulk_running(app->store)) { /* it has the writer: catch up after it */
+        /* An import has the writer: catch up after it, or after a while of imports. */
+        if (store_bulk_running(app->store) && waited_ms < ANALYTICS_BULK_MAX_WAIT_MS) {
             struct timespec until = clock_deadline(CLOCK_REALTIME, ANALYTICS_BULK_WAIT_MS);
             pthread_mutex_lock(&an->stop_mu);
             if (!an->is_stopping)
                 pthread_cond_timedwait(&an->stop_cond, &an->stop_mu, &until);
             pthread_mutex_unlock(&an->stop_mu);
+            waited_ms += ANALYTICS_BULK_WAIT_MS;
             continue;
         }
+        waited_ms = 0;
         int64_t n_roll = 0;
         struct err_info err = {0};
         uint64_t began_ns = clock_mono_ns();

@@ -211,6 +211,17 @@ static pthread_mutex_t cjson_mu = PTHREAD_MUTEX_INITIALIZER;
 json_t *json_load_fast(const char *data, size_t len)
 {
     const unsigned char *p = (const unsigned char *)data, *end = p + len;
+    /* An object or an array, whole: then no part of cJSON's reading looks
+     * for a value past the end (older cJSONs read a byte past it on "[1,"). */
+    const unsigned char *first = p, *last = end;
+    while (first < end && (*first == ' ' || *first == '\t' || *first == '\r' || *first == '\n'))
+        first++;
+    while (last > first && (last[-1] == ' ' || last[-1] == '\t' || last[-1] == '\r' ||
+                            last[-1] == '\n'))
+        last--;
+    if (last - first < 2 || (*first != '{' && *first != '[') ||
+        (last[-1] != '}' && last[-1] != ']'))
+        return NULL;
     struct scan sc;
     sc.n_numbers = 0;
     if (!scan_text(p, end, &sc))

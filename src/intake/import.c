@@ -68,6 +68,13 @@ struct item {
     } u;
 };
 
+/* A line refused while parsing, reported with its batch so that the report
+ * lists rejections in line order. */
+struct line_reject {
+    int64_t line;
+    struct err_info err;
+};
+
 /* One buffer of parsed items and, once written, their outcomes. */
 struct batch {
     struct importer *im;
@@ -75,6 +82,8 @@ struct batch {
     struct item *items;
     size_t n_items, cap_items;
     struct err_info *errs; /* one per item, filled by the writer */
+    struct line_reject *rejects; /* lines of this batch refused while parsing */
+    size_t n_rejects, cap_rejects;
     int *results;
     size_t cap_results;
     bool is_careful;       /* a savepoint per item (second run) */
@@ -131,6 +140,7 @@ void importer_free(struct importer *im)
         free(b->items);
         free(b->errs);
         free(b->results);
+        free(b->rejects);
         sem_destroy(&b->written);
     }
     json_decref(im->rejected);
@@ -351,11 +361,15 @@ static void batch_written(struct store_async *w)
     sem_post(&b->written);
 }
 
-/* Account for the lines of a written batch and make its buffer reusable. */
+/* Account for the lines of a written batch, and those refused while parsing
+ * it, in line order; make its buffer reusable. */
 static void account(struct importer *im, struct batch *b)
 {
+    size_t r = 0;
     if (b->w.result == 0) {
         for (size_t i = 0; i < b->n_items; i++) {
+            for (; r < b->n_rejects && b->rejects[r].line < b->items[i].line; r++)
+                reject(im, b->rejects[r].line, &b->rejects[r].err);
             if (b->results[i] == 0)
                 im->accepted[b->items[i].type]++;
             else
@@ -365,7 +379,10 @@ static void account(struct importer *im, struct batch *b)
         im->failure = b->err;
         im->failed_line = b->n_items > 0 ? b->items[0].line : im->line;
     }
+    for (; r < b->n_rejects; r++)
+        reject(im, b->rejects[r].line, &b->rejects[r].err);
     b->n_items = 0;
+    b->n_rejects = 0;
     arena_reset(&b->arena);
 }
 
@@ -405,16 +422,27 @@ static int flush(struct importer *im, bool wait)
             b->is_in_flight = true;
         } else {
             b->w.result = b->err.code;
+            collect_all(im); /* the batches before it first */
             account(im, b);
         }
         im->filling = (im->filling + 1) % IMPORT_BUFFERS;
         collect(im, &im->buffers[im->filling]);
+    } else if (b->n_rejects > 0 && b->n_items == 0 && im->failure.code == 0) {
+        collect_all(im); /* only refused lines: report them after those before */
+        b->w.result = 0;
+        account(im, b);
     }
     if (wait)
         collect_all(im);
     if (im->failure.code == 0 && atomic_load(&im->has_failed))
         collect_all(im); /* the failed batch says why */
     return im->failure.code;
+}
+
+static void batch_reject(struct batch *b, int64_t line, const struct err_info *e)
+{
+    xgrow((void **)&b->rejects, &b->cap_rejects, b->n_rejects + 1, sizeof *b->rejects);
+    b->rejects[b->n_rejects++] = (struct line_reject){.line = line, .err = *e};
 }
 
 int importer_line(struct importer *im, const char *line, size_t len, struct err_info *err)
@@ -425,6 +453,7 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
         skip++;
     if (skip == len)
         return 0;
+    struct batch *b = &im->buffers[im->filling];
     struct err_info e = {0};
     json_error_t je;
     json_t *o = json_load_fast(line, len);
@@ -435,22 +464,21 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
                 json_error_code(&je) == json_error_invalid_utf8 ? "not valid UTF-8: %s"
                                                                 : "malformed JSON: %s",
                 je.text);
-        reject(im, im->line, &e);
+        batch_reject(b, im->line, &e);
         return 0;
     }
     if (!json_is_object(o)) {
         err_set(&e, ERR_INVALID, "", "each line must be a JSON object");
-        reject(im, im->line, &e);
+        batch_reject(b, im->line, &e);
         json_decref(o);
         return 0;
     }
-    struct batch *b = &im->buffers[im->filling];
     xgrow((void **)&b->items, &b->cap_items, b->n_items + 1, sizeof *b->items);
     struct item *it = &b->items[b->n_items];
     memset(it, 0, sizeof *it);
     it->line = im->line;
     if (parse_item(im, o, it, &e) != 0)
-        reject(im, im->line, &e);
+        batch_reject(b, im->line, &e);
     else
         b->n_items++;
     json_decref(o);

@@ -112,12 +112,12 @@ int store_customer_resolve(struct store_tx *tx, const struct customer_in *c, int
          * rewritten (and logged) when something changes. */
         sqlite3_stmt *st = db_stmt(db, "SELECT name IS NULL, tier FROM customers WHERE id = $1");
         db_bind_i64(st, 1, id);
-        bool is_stale = false;
-        if (db_step(db, st, NULL) == 1)
+        bool is_stale = false, is_read = db_step(db, st, NULL) == 1;
+        if (is_read)
             is_stale = (c->name && db_col_i64(st, 0)) ||
                        (c->tier && strcmp(c->tier, db_col_text(st, 1)) != 0);
         sqlite3_reset(st);
-        if (c->name != NULL) /* named now, if not before */
+        if (is_read && c->name != NULL) /* named now, if not before */
             customer_named_put(tx, id);
         if (is_stale) {
             st = db_stmt(db, "UPDATE customers SET name = COALESCE(name, $2), "

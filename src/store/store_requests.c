@@ -195,7 +195,8 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     db_bind_i64_or_null(st, 19, in->solved_at_ms);
     db_bind_i64_or_null(st, 20, in->closed_at_ms);
     if ((rc = db_run(db, st, err)) != 0) {
-        if (rc == ERR_CONFLICT && in->is_repeat_an_error) { /* the only unique key */
+        if (rc == ERR_CONFLICT && in->is_repeat_an_error && in->source_id != NULL &&
+            sqlite3_extended_errcode(db_handle(db)) == SQLITE_CONSTRAINT_UNIQUE) {
             err_clear(err);
             return err_set(err, ERR_CONFLICT, "source_id", "request %s/%s exists already",
                            in->channel, in->source_id);
