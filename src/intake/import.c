@@ -465,13 +465,13 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
                                                                 : "malformed JSON: %s",
                 je.text);
         batch_reject(b, im->line, &e);
-        return 0;
+        goto done;
     }
     if (!json_is_object(o)) {
         err_set(&e, ERR_INVALID, "", "each line must be a JSON object");
         batch_reject(b, im->line, &e);
         json_decref(o);
-        return 0;
+        goto done;
     }
     xgrow((void **)&b->items, &b->cap_items, b->n_items + 1, sizeof *b->items);
     struct item *it = &b->items[b->n_items];
@@ -482,10 +482,13 @@ int importer_line(struct importer *im, const char *line, size_t len, struct err_
     else
         b->n_items++;
     json_decref(o);
+done:;
     /* A batch is full at IMPORT_BATCH lines, or at IMPORT_FIRST_BATCH when
      * nothing of this import waits for the writer (the first batch, or the
-     * parsing fell behind: long lines after short ones). */
-    bool is_full = b->n_items >= IMPORT_BATCH ||
+     * parsing fell behind: long lines after short ones), or at
+     * IMPORT_MAX_REJECTED refused lines (a file of bad lines is reported as
+     * it goes, not held). */
+    bool is_full = b->n_items >= IMPORT_BATCH || b->n_rejects >= IMPORT_MAX_REJECTED ||
                    (b->n_items >= IMPORT_FIRST_BATCH &&
                     (im->last_sent == NULL || atomic_load(&im->last_sent->has_run)));
     if (is_full && flush(im, false) != 0)

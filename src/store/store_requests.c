@@ -81,18 +81,20 @@ static int insert_message(struct store_tx *tx, int64_t request_id, const char *d
 static int insert_messages(struct store_tx *tx, int64_t request_id, const struct request_in *in,
                            int64_t created, struct err_info *err)
 {
+    /* $1 the request and $2 the channel, shared; row k's direction, author, body
+     * and time from $3 + 4k on. */
     static const char *const sql[] = {
         NULL,
-        "INSERT INTO messages (request_id, direction, channel, author_name, body, "
+        "INSERT INTO messages (request_id, channel, direction, author_name, body, "
         "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-        "INSERT INTO messages (request_id, direction, channel, author_name, body, "
-        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $7, $3, $8, $9, $10)",
-        "INSERT INTO messages (request_id, direction, channel, author_name, body, "
-        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $7, $3, $8, $9, $10), "
-        "($1, $11, $3, $12, $13, $14)",
-        "INSERT INTO messages (request_id, direction, channel, author_name, body, "
-        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $7, $3, $8, $9, $10), "
-        "($1, $11, $3, $12, $13, $14), ($1, $15, $3, $16, $17, $18)",
+        "INSERT INTO messages (request_id, channel, direction, author_name, body, "
+        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $2, $7, $8, $9, $10)",
+        "INSERT INTO messages (request_id, channel, direction, author_name, body, "
+        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $2, $7, $8, $9, $10), "
+        "($1, $2, $11, $12, $13, $14)",
+        "INSERT INTO messages (request_id, channel, direction, author_name, body, "
+        "created_at_ms) VALUES ($1, $2, $3, $4, $5, $6), ($1, $2, $7, $8, $9, $10), "
+        "($1, $2, $11, $12, $13, $14), ($1, $2, $15, $16, $17, $18)",
     };
     struct db *db = tx->db;
     size_t n_rows = 1 + in->n_replies;
@@ -100,17 +102,16 @@ static int insert_messages(struct store_tx *tx, int64_t request_id, const struct
         size_t n = n_rows - row < 4 ? n_rows - row : 4;
         sqlite3_stmt *st = db_stmt(db, sql[n]);
         db_bind_i64(st, 1, request_id);
-        db_bind_text_static(st, 3, in->channel, -1);
+        db_bind_text_static(st, 2, in->channel, -1);
         size_t first = row;
         for (size_t k = 0; k < n; k++, row++) {
-            /* Row k's direction, author, body and time ($3, the channel, is shared). */
-            int dir = k == 0 ? 2 : 3 + 4 * (int)k, author = k == 0 ? 4 : dir + 1;
+            int p = 3 + 4 * (int)k;
             bool is_in = row == 0;
             const struct reply_in *r = is_in ? NULL : &in->replies[row - 1];
-            db_bind_text_static(st, dir, is_in ? "in" : "out", -1);
-            db_bind_text_static(st, author, is_in ? in->customer.name : "operator", -1);
-            db_bind_text_static(st, author + 1, is_in ? in->text : r->text, -1);
-            db_bind_i64(st, author + 2, is_in || r->at_ms == 0 ? created : r->at_ms);
+            db_bind_text_static(st, p, is_in ? "in" : "out", -1);
+            db_bind_text_static(st, p + 1, is_in ? in->customer.name : "operator", -1);
+            db_bind_text_static(st, p + 2, is_in ? in->text : r->text, -1);
+            db_bind_i64(st, p + 3, is_in || r->at_ms == 0 ? created : r->at_ms);
         }
         int rc = db_run(db, st, err);
         if (rc != 0)

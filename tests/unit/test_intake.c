@@ -743,6 +743,32 @@ static void test_import_request_replies(void **state)
                      0);
 }
 
+/* A file of bad lines: each is counted, the first IMPORT_MAX_REJECTED listed in order,
+ * and the good line after them is kept. */
+static void test_import_many_bad_lines(void **state)
+{
+    struct fx *f = *state;
+    enum { N_BAD = 5 * IMPORT_MAX_REJECTED };
+    size_t cap = (size_t)N_BAD * 16 + 128, len = 0;
+    char *text = xmalloc(cap);
+    for (int i = 0; i < N_BAD; i++)
+        len += (size_t)snprintf(text + len, cap - len, "{\"type\":\n");
+    len += (size_t)snprintf(text + len, cap - len, "{\"type\":\"customer\",\"phone\":\"+79120000999\"}\n");
+    json_t *report = import_text(f, text, len);
+    free(text);
+    json_t *list = json_object_get(report, "rejected");
+    size_t listed = json_array_size(list);
+    int64_t first = jint(json_array_get(list, 0), "line");
+    int64_t last = jint(json_array_get(list, listed - 1), "line");
+    int64_t rejected = jint(report, "rejected_count"), accepted = jint(report, "accepted");
+    json_decref(report);
+    assert_int_equal(rejected, N_BAD);
+    assert_int_equal(listed, IMPORT_MAX_REJECTED);
+    assert_int_equal(first, 1);
+    assert_int_equal(last, IMPORT_MAX_REJECTED);
+    assert_int_equal(accepted, 1);
+}
+
 /* An import holds the store's bulk mark from start to end (the rollups wait meanwhile). */
 static void test_import_marks_bulk(void **state)
 {
@@ -839,6 +865,7 @@ int main(void)
         T(test_import_many_lines_across_batches),
         T(test_import_write_failure_keeps_line_order),
         T(test_import_marks_bulk),
+        T(test_import_many_bad_lines),
         T(test_import_request_replies),
         T(test_import_report_lists_every_rejection),
         T(test_import_from_file_across_reads),
