@@ -19,6 +19,11 @@
  * is collected, so outcomes are counted in line order.  The writer runs the
  * batches in the order they were sent; once one has failed, the later ones
  * write nothing.
+ *
+ * The batches' search terms go to the store's backlog rather than the full-text
+ * index (store_async.defers_search): an index row costs five times a plain
+ * row, and the writer moves the backlog into the index once no import runs.
+ * A search reads the backlog meanwhile.
  */
 #include "intake/import.h"
 
@@ -415,7 +420,8 @@ static int flush(struct importer *im, bool wait)
         memset(&b->err, 0, sizeof b->err);
         b->is_careful = false;
         b->w = (struct store_async){.fn = job_batch, .arg = b, .err = &b->err,
-                                    .done = batch_written, .is_rerunnable = true};
+                                    .done = batch_written, .is_rerunnable = true,
+                                    .defers_search = true};
         im->last_sent = b;
         atomic_store(&b->has_run, false);
         if (store_write_async(im->store, &b->w) == 0) {

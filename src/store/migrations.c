@@ -154,6 +154,12 @@ static const char core_schema_13_sql[] =
     "CREATE VIRTUAL TABLE IF NOT EXISTS message_terms USING fts5(terms, content='', detail=none, "
     "columnsize=0, tokenize='ascii');";
 
+/* Step 14: the search terms of imported messages wait here until the writer
+ * moves them into message_terms after the import (store_tx_search_add); a
+ * search reads them meanwhile. */
+static const char core_schema_14_sql[] =
+    "CREATE TABLE IF NOT EXISTS search_backlog (message_id INTEGER PRIMARY KEY, terms TEXT NOT NULL);";
+
 static const char *const steps[] = {
     core_schema_sql,      /* 1 */
     rules_schema_sql,     /* 2 */
@@ -168,6 +174,7 @@ static const char *const steps[] = {
     analytics_schema_11_sql, /* 11 */
     core_schema_12_sql,   /* 12 */
     core_schema_13_sql,   /* 13 */
+    core_schema_14_sql,   /* 14 */
 };
 
 #define N_STEPS (int)(sizeof steps / sizeof steps[0])

@@ -53,6 +53,7 @@ void store_tx_search_add(struct store_tx *tx, int64_t message_id, const char *te
     xgrow((void **)&tx->search, &tx->cap_search, tx->n_search + 1, sizeof *tx->search);
     tx->search[tx->n_search].message_id = message_id;
     tx->search[tx->n_search].terms = xstrdup(terms);
+    tx->search[tx->n_search].is_deferred = tx->defers_search;
     tx->n_search++;
 }
 
@@ -183,13 +184,18 @@ void store_tx_part_end(struct store_tx *tx, struct tx_mark mark, bool keep)
 static int write_search(struct store_tx *tx, struct err_info *err)
 {
     for (size_t i = 0; i < tx->n_search; i++) {
+        const struct pending_search *ps = &tx->search[i];
         sqlite3_stmt *st =
-            db_stmt(tx->db, "INSERT INTO message_terms (rowid, terms) VALUES ($1, $2)");
-        db_bind_i64(st, 1, tx->search[i].message_id);
-        db_bind_text_static(st, 2, tx->search[i].terms, -1);
+            db_stmt(tx->db, ps->is_deferred
+                                ? "INSERT INTO search_backlog (message_id, terms) VALUES ($1, $2)"
+                                : "INSERT INTO message_terms (rowid, terms) VALUES ($1, $2)");
+        db_bind_i64(st, 1, ps->message_id);
+        db_bind_text_static(st, 2, ps->terms, -1);
         int rc = db_run(tx->db, st, err);
         if (rc != 0)
             return rc;
+        if (ps->is_deferred)
+            atomic_store(&tx->s->has_search_backlog, true);
     }
     return 0;
 }
@@ -213,6 +219,7 @@ static int run_alone(struct store *s, struct store_tx *tx, struct job *j, struct
     for (int run = 0;; run++) {
         struct tx_mark mark = store_tx_part_begin(tx);
         tx->wants_rerun = false;
+        tx->defers_search = j->defers_search;
         j->result = j->fn(tx, j->arg, j->err);
         bool again = j->result != 0 && tx->wants_rerun && j->is_rerunnable && run == 0;
         tx->wants_rerun = false;
@@ -242,6 +249,7 @@ static int run_straight(struct store *s, struct store_tx *tx, struct job *first,
         int64_t changes = sqlite3_total_changes64(h);
         tx->is_schema_changing = false;
         tx->wants_rerun = false;
+        tx->defers_search = j->defers_search;
         j->result = j->fn(tx, j->arg, j->err);
         if (tx_lost(s, j, cerr))
             return ERR_UNAVAILABLE;
@@ -375,16 +383,105 @@ static struct job *background_apart(struct job **batch)
     return bg;
 }
 
+/*
+ * The search backlog (store_tx_search_add) is moved into the index a step at
+ * a time, by a background job the writer queues for itself: when it has
+ * nothing else to do, or at least every SEARCH_MOVE_GAP_MS under a steady
+ * load, never while a bulk import runs (its batches would wait behind the
+ * steps).  A step of SEARCH_MOVE_ROWS rows takes a few milliseconds, like a
+ * rollup step.
+ */
+#define SEARCH_MOVE_ROWS 1000
+#define SEARCH_MOVE_GAP_MS 250
+#define SEARCH_RETRY_MS 1000 /* after a step that failed */
+
+static int job_search_move(struct store_tx *tx, void *arg, struct err_info *err)
+{
+    (void)arg;
+    struct db *db = tx->db;
+    sqlite3_stmt *st = db_stmt(db, "SELECT message_id FROM search_backlog ORDER BY message_id "
+                                   "LIMIT 1 OFFSET $1");
+    db_bind_i64(st, 1, SEARCH_MOVE_ROWS - 1);
+    int64_t upto = db_step(db, st, NULL) == 1 ? db_col_i64(st, 0) : INT64_MAX;
+    sqlite3_reset(st);
+    st = db_stmt(db, "INSERT INTO message_terms (rowid, terms) SELECT message_id, terms "
+                     "FROM search_backlog WHERE message_id <= $1 ORDER BY message_id");
+    db_bind_i64(st, 1, upto);
+    int rc = db_run(db, st, err);
+    if (rc != 0)
+        return rc;
+    st = db_stmt(db, "DELETE FROM search_backlog WHERE message_id <= $1");
+    db_bind_i64(st, 1, upto);
+    if ((rc = db_run(db, st, err)) != 0)
+        return rc;
+    /* On the writer, as write_search sets it: a later batch's rows set it again. */
+    if (upto == INT64_MAX)
+        atomic_store(&tx->s->has_search_backlog, false);
+    return 0;
+}
+
+static void search_move_done(struct store_async *w)
+{
+    struct store *s = w->arg;
+    if (w->result != 0) { /* rolled back: the rows are still there */
+        log_warn("store search backlog step failed msg=\"%s\"", w->err->message);
+        atomic_store(&s->search_not_before_ns, clock_mono_ns() + SEARCH_RETRY_MS * 1000000ull);
+        atomic_store(&s->has_search_backlog, true);
+    }
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->is_search_queued, false);
+    pthread_cond_signal(&s->has_jobs); /* the writer queues the next step, or finds none due */
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Is a step of the search backlog due?  Under mu. */
+static bool search_move_due(struct store *s)
+{
+    if (!atomic_load(&s->has_search_backlog) || atomic_load(&s->is_search_queued) ||
+        s->is_stopping || store_bulk_running(s))
+        return false;
+    uint64_t now = clock_mono_ns();
+    if (now < atomic_load(&s->search_not_before_ns))
+        return false;
+    return s->head == NULL || now - s->search_last_ns >= SEARCH_MOVE_GAP_MS * 1000000ull;
+}
+
+/* Queue a step of the search backlog, at the queue's end.  Under mu. */
+static void search_move_queue(struct store *s)
+{
+    struct job *j = xcalloc(1, sizeof *j);
+    memset(&s->search_err, 0, sizeof s->search_err);
+    s->search_job = (struct store_async){.fn = job_search_move, .arg = s,
+                                         .err = &s->search_err, .done = search_move_done};
+    *j = (struct job){.fn = job_search_move, .arg = s, .err = &s->search_err,
+                      .async = &s->search_job, .is_background = true};
+    atomic_store(&s->is_search_queued, true);
+    s->search_last_ns = clock_mono_ns();
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    s->depth++;
+}
+
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
     pthread_setname_np(pthread_self(), "otklik-writer");
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (s->head == NULL && !s->is_stopping)
+        while (s->head == NULL && !s->is_stopping) {
+            if (search_move_due(s)) {
+                search_move_queue(s);
+                break;
+            }
             pthread_cond_wait(&s->has_jobs, &s->mu);
+        }
         if (s->head == NULL && s->is_stopping)
             break;
+        if (search_move_due(s)) /* under a load that never leaves the queue empty */
+            search_move_queue(s);
         /* Take up to max_batch jobs, leave the rest for the next batch. */
         struct job *batch = s->head, *last = s->head;
         int n = 1;
@@ -479,6 +576,7 @@ int store_write_async(struct store *s, struct store_async *w)
     j->err = w->err;
     j->async = w;
     j->is_rerunnable = w->is_rerunnable;
+    j->defers_search = w->defers_search;
     if (!enqueue(s, j)) {
         free(j);
         return err_set(w->err, ERR_UNAVAILABLE, "", "the server is shutting down");
@@ -494,6 +592,10 @@ void store_bulk_begin(struct store *s)
 void store_bulk_end(struct store *s)
 {
     atomic_fetch_sub(&s->n_bulk, 1);
+    /* The writer may have a search backlog to move now (search_move_due). */
+    pthread_mutex_lock(&s->mu);
+    pthread_cond_signal(&s->has_jobs);
+    pthread_mutex_unlock(&s->mu);
 }
 
 bool store_bulk_running(struct store *s)
@@ -760,10 +862,17 @@ int store_open(const char *path, const struct store_options *opt, struct store *
             goto fail;
         s->free[s->n_free++] = &s->readers[i];
     }
+    for (int i = 0; i < s->opt.n_readers; i++)
+        store_search_functions(s->readers[i].db);
+    store_search_functions(s->wdb);
     /* Start the live stream after the newest stored event. */
     sqlite3_stmt *st = db_stmt(s->wdb, "SELECT COALESCE(MAX(id), 0) FROM events");
     if (db_step(s->wdb, st, NULL) == 1)
         s->hub.last_id = s->hub.first_id = db_col_i64(st, 0);
+    sqlite3_reset(st);
+    /* A backlog left by an import that ended as the server stopped. */
+    st = db_stmt(s->wdb, "SELECT EXISTS (SELECT 1 FROM search_backlog)");
+    atomic_init(&s->has_search_backlog, db_step(s->wdb, st, NULL) == 1 && db_col_i64(st, 0) != 0);
     sqlite3_reset(st);
     if (pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
         rc = err_set(err, ERR_INTERNAL, "", "cannot start the readers' thread");
@@ -940,6 +1049,11 @@ json_t *store_consumers_lag(struct db *r, int64_t last_event_id)
         int64_t lag = last_event_id - db_col_i64(st, 1);
         json_object_set_new(o, name, json_integer(lag > 0 ? lag : 0));
     }
+    sqlite3_reset(st);
+    /* Not a consumer of events, but a worker that catches up all the same. */
+    st = db_stmt(r, "SELECT COUNT(*) FROM search_backlog");
+    if (db_step(r, st, NULL) == 1)
+        json_object_set_new(o, "search_backlog", json_integer(db_col_i64(st, 0)));
     sqlite3_reset(st);
     return o;
 }

@@ -79,6 +79,13 @@ struct store_async {
      * back and the rerunnable jobs run again, a savepoint each.
      */
     bool is_rerunnable;
+    /*
+     * A bulk job's messages go to the search index after it (see
+     * store_tx_search_add): their terms wait in a backlog, written with the
+     * job, that the writer moves into the index once no bulk import runs.
+     * A search reads the backlog too, so nothing committed is missed.
+     */
+    bool defers_search;
 };
 int store_write_async(struct store *s, struct store_async *w);
 
@@ -235,7 +242,9 @@ bool store_consumer_known(struct db *db, const char *name);
  * Every consumer's lag behind the event log, as a JSON object
  * {"name": events behind, ...} (caller owns).  Purchases and other cursors
  * that do not follow the event log are left out (their names hold a dot
- * suffix after the consumer, e.g. "analytics.surveys.purchases").
+ * suffix after the consumer, e.g. "analytics.surveys.purchases").  It also
+ * holds "search_backlog": imported messages not yet moved into the search
+ * index (store_async.defers_search).
  */
 json_t *store_consumers_lag(struct db *r, int64_t last_event_id);
 

@@ -29,6 +29,7 @@ void pending_events_free(struct pending_event *evs, size_t n);
 struct pending_search {
     int64_t message_id;
     char *terms; /* owned */
+    bool is_deferred; /* to the backlog, not the index (store_async.defers_search) */
 };
 
 struct store_tx {
@@ -41,12 +42,16 @@ struct store_tx {
     size_t n_deduplicated; /* requests found already stored, counted at commit */
     bool is_schema_changing; /* the running job changes the schema (store_tx_schema_change) */
     bool wants_rerun;        /* the running job failed and asks to run again alone */
+    bool defers_search;      /* the running job's index rows go to the backlog */
 };
 
 /*
  * Index a message's search terms.  The rows are inserted after every job
  * of the batch has run, outside any savepoint: FTS5 flushes its pending
  * terms at each savepoint, which would write one tiny segment per row.
+ * A bulk job's rows go to the table search_backlog instead (a plain append,
+ * a fifth of an index row's cost), and the writer moves them into the index
+ * once no bulk import runs (store_search_catch_up).
  */
 void store_tx_search_add(struct store_tx *tx, int64_t message_id, const char *terms);
 
@@ -59,6 +64,7 @@ struct job {
     struct store_async *async; /* or, for a write that does not wait: told through done() */
     bool is_rerunnable;        /* see store_async */
     bool is_background;        /* see store_write_background */
+    bool defers_search;        /* see store_async */
     struct job *next;
 };
 
@@ -137,7 +143,20 @@ struct store {
     size_t n_regions;
     struct wcache_slot *wcache; /* see wcache_get; writer only */
     uint32_t wcache_gen;
+    /* the search backlog (store_tx_search_add): moved into the index by a
+     * background job the writer queues for itself */
+    _Atomic bool has_search_backlog; /* search_backlog may hold rows */
+    _Atomic bool is_search_queued;   /* a move is queued or running */
+    _Atomic uint64_t search_not_before_ns; /* after a failed move */
+    uint64_t search_last_ns;         /* the last move queued; under mu */
+    struct store_async search_job;
+    struct err_info search_err;
 };
+
+/* Register the SQL function terms_match(terms, query) on a connection: does
+ * every token of the query occur in terms, split and folded as the search
+ * index's ascii tokenizer does (a search reads the backlog with it). */
+void store_search_functions(struct db *db);
 
 /*
  * The writer's cache of lookups whose answer, once committed, never changes:

@@ -455,6 +455,70 @@ static bool token_byte(unsigned char c)
     return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* The next token of *p (as token_byte splits), NULL at the end; *len: its length. */
+static const unsigned char *next_token(const unsigned char **p, size_t *len)
+{
+    const unsigned char *s = *p;
+    while (*s && !token_byte(*s))
+        s++;
+    if (!*s)
+        return NULL;
+    const unsigned char *start = s;
+    while (*s && token_byte(*s))
+        s++;
+    *p = s;
+    *len = (size_t)(s - start);
+    return start;
+}
+
+static unsigned char ascii_fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+static bool token_equal(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ascii_fold(a[i]) != ascii_fold(b[i]))
+            return false;
+    return true;
+}
+
+/* terms_match(terms, query): 1 when every token of the query is a token of terms. */
+static void terms_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *terms = sqlite3_value_text(argv[0]);
+    const unsigned char *query = sqlite3_value_text(argv[1]);
+    if (terms == NULL || query == NULL) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
+    size_t qn;
+    const unsigned char *q;
+    bool has_token = false;
+    while ((q = next_token(&query, &qn)) != NULL) {
+        has_token = true;
+        const unsigned char *p = terms, *t;
+        size_t tn;
+        bool found = false;
+        while (!found && (t = next_token(&p, &tn)) != NULL)
+            found = tn == qn && token_equal(t, q, qn);
+        if (!found) {
+            sqlite3_result_int(ctx, 0);
+            return;
+        }
+    }
+    sqlite3_result_int(ctx, has_token); /* an empty query matches nothing, as in the index */
+}
+
+void store_search_functions(struct db *db)
+{
+    sqlite3_create_function(db_handle(db), "terms_match", 2,
+                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                            terms_match, NULL, NULL);
+}
+
 /*
  * The terms as an FTS5 query of single tokens joined by AND.  Terms are split
  * where the tokenizer splits them ("12.5" is two tokens), so that no query is
@@ -507,10 +571,13 @@ int store_request_list(struct db *r, const struct request_query *q, const struct
         fts_query(&fq, q->q_terms);
         if (fq.len == 0)
             buf_puts(&fq, "\"\"");
-        /* Messages indexed before step 13 are in message_search, later ones in message_terms. */
+        /* Messages indexed before step 13 are in message_search, later ones in
+         * message_terms, imported ones not yet moved into it in search_backlog. */
         buf_puts(&sql, " AND r.id IN (SELECT m.request_id FROM messages m WHERE m.id IN "
                        "(SELECT rowid FROM message_terms WHERE message_terms MATCH $9 "
-                       "UNION ALL SELECT rowid FROM message_search WHERE message_search MATCH $9))");
+                       "UNION ALL SELECT rowid FROM message_search WHERE message_search MATCH $9 "
+                       "UNION ALL SELECT message_id FROM search_backlog "
+                       "WHERE terms_match(terms, $13)))");
     }
     if (sf && sf->scope == SCOPE_STORE)
         buf_puts(&sql, " AND r.store_id = $10");
@@ -544,8 +611,10 @@ int store_request_list(struct db *r, const struct request_query *q, const struct
         db_bind_i64(st, 7, q->until_ms);
     if (q->cursor)
         db_bind_i64(st, 8, q->cursor);
-    if (q->q_terms)
+    if (q->q_terms) {
         db_bind_text(st, 9, buf_cstr(&fq), -1);
+        db_bind_text(st, 13, q->q_terms, -1);
+    }
     if (sf && sf->scope == SCOPE_STORE)
         db_bind_i64(st, 10, sf->store_id);
     else if (sf && sf->scope == SCOPE_REGION)

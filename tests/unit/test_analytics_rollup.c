@@ -698,7 +698,7 @@ static void test_facts_narrowed(void **state)
                      SQLITE_OK);
     sqlite3_close(h);
     assert_int_equal(store_open(path, NULL, &s, &err), 0);
-    assert_int_equal(q1("PRAGMA user_version"), 13);
+    assert_int_equal(q1("PRAGMA user_version"), 14);
     assert_int_equal(q1("SELECT count(*) FROM sqlite_schema WHERE name = 'an_fact_blocks'"), 0);
     assert_int_equal(q1("SELECT count(*) FROM an_facts"), 0);
     assert_int_equal(q1("SELECT count(*) FROM an_roll_store"), 0);

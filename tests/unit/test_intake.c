@@ -439,6 +439,37 @@ static json_t *import_text(struct fx *f, const char *data, size_t len)
     return report;
 }
 
+/* Wait until the writer has moved the imported messages' terms into the index. */
+static void wait_search_backlog_empty(struct fx *f)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (query_i64(f, "SELECT COUNT(*) FROM search_backlog", NULL) == 0)
+            return;
+        usleep(10000);
+    }
+    fail_msg("the search backlog was not moved into the index");
+}
+
+/* Requests a search for the words finds (terms made as the API makes them). */
+static size_t search_n(struct fx *f, const char *words)
+{
+    struct buf terms;
+    buf_init(&terms, 0);
+    text_search_terms(words, strlen(words), &terms);
+    struct request_query q = {.limit = 100, .q_terms = buf_cstr(&terms)};
+    struct db *r = store_reader(f->s);
+    json_t *out = NULL;
+    struct err_info err = {0};
+    int rc = store_request_list(r, &q, NULL, &out, &err);
+    store_reader_done(f->s, r);
+    buf_free(&terms);
+    if (rc != 0)
+        fail_msg("store_request_list: %s", err.message);
+    size_t n = json_array_size(json_object_get(out, "items"));
+    json_decref(out);
+    return n;
+}
+
 static int64_t jint(json_t *o, const char *key)
 {
     return json_integer_value(json_object_get(o, key));
@@ -727,6 +758,7 @@ static void test_import_request_replies(void **state)
                                   "баклажан'",
                                NULL),
                      query_i64(f, "SELECT created_at_ms FROM requests", NULL));
+    wait_search_backlog_empty(f);
     assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms('кефир')", NULL), 1);
     assert_int_equal(query_i64(f, "SELECT rowid FROM message_terms('кефир')", NULL),
                      query_i64(f, "SELECT min(id) FROM messages", NULL));
@@ -741,6 +773,59 @@ static void test_import_request_replies(void **state)
     assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms WHERE message_terms MATCH $1",
                                reply_term),
                      0);
+}
+
+/*
+ * An import's search terms wait in the backlog while imports run, where a
+ * search finds them, split as the index splits them; the writer moves them
+ * into the index after the last import, and after a restart those left.
+ */
+static void test_import_search_backlog(void **state)
+{
+    struct fx *f = *state;
+    static const char text[] =
+        "{\"type\":\"request\",\"channel\":\"email\",\"source_id\":\"m-1\","
+        "\"customer\":{\"phone\":\"+79120000501\"},\"text\":\"Кефир просрочен, чек 12.5 руб\","
+        "\"replies\":[{\"text\":\"Баклажан\"}]}\n"
+        "{\"type\":\"request\",\"channel\":\"email\",\"source_id\":\"m-2\","
+        "\"customer\":{\"phone\":\"+79120000502\"},\"text\":\"Очередь на кассе\"}\n";
+    store_bulk_begin(f->s); /* another import still runs: nothing is moved yet */
+    json_t *report = import_text(f, text, strlen(text));
+    assert_int_equal(jint(report, "accepted"), 2);
+    json_decref(report);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM search_backlog", NULL), 2);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms('кефир OR очеред')", NULL), 0);
+    assert_int_equal(search_n(f, "кефир"), 1);
+    assert_int_equal(search_n(f, "КЕФИРА просрочен"), 1);
+    assert_int_equal(search_n(f, "12"), 1);  /* "12.5" is two tokens, as in the index */
+    assert_int_equal(search_n(f, "125"), 0);
+    assert_int_equal(search_n(f, "кефир очередь"), 0);
+    assert_int_equal(search_n(f, "очереди"), 1);
+    assert_int_equal(search_n(f, "баклажан"), 0); /* replies are not searchable */
+    assert_int_equal(search_n(f, "молоко"), 0);
+
+    /* Stopped with the backlog still there: the next start moves it. */
+    store_close(f->s);
+    struct store_options opt = {.n_readers = 2, .reader_cache_kib = 512, .writer_cache_kib = 2048};
+    struct err_info err = {0};
+    if (store_open(f->path, &opt, &f->s, &err) != 0)
+        fail_msg("store_open: %s", err.message);
+    wait_search_backlog_empty(f);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms('кефир OR очеред')", NULL), 2);
+    assert_int_equal(search_n(f, "кефир"), 1);
+    assert_int_equal(search_n(f, "очереди"), 1);
+
+    /* Once no import runs, an import's backlog is moved at once. */
+    static const char more[] =
+        "{\"type\":\"request\",\"channel\":\"email\",\"source_id\":\"m-3\","
+        "\"customer\":{\"phone\":\"+79120000503\"},\"text\":\"Кефир без крышки\"}\n";
+    report = import_text(f, more, strlen(more));
+    assert_int_equal(jint(report, "accepted"), 1);
+    json_decref(report);
+    assert_int_equal(search_n(f, "кефир"), 2); /* from the backlog or the index */
+    wait_search_backlog_empty(f);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms('кефир OR очеред')", NULL), 3);
+    assert_int_equal(search_n(f, "кефир"), 2);
 }
 
 /* A file of bad lines: each is counted, the first IMPORT_MAX_REJECTED listed in order,
@@ -866,6 +951,7 @@ int main(void)
         T(test_import_write_failure_keeps_line_order),
         T(test_import_marks_bulk),
         T(test_import_many_bad_lines),
+        T(test_import_search_backlog),
         T(test_import_request_replies),
         T(test_import_report_lists_every_rejection),
         T(test_import_from_file_across_reads),
