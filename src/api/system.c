@@ -20,7 +20,8 @@ int api_healthz(struct http_request *req, struct http_response *resp)
     store_reader_done(req->app->store, r);
     if (rc != 1)
         return err_set(&req->err, ERR_UNAVAILABLE, "", "the database does not answer");
-    /* consumers_lag: events each worker (rules, rollups, surveys) has still to process. */
+    /* consumers_lag: events each worker (rules, rollups, surveys) has still to process,
+     * and search_backlog: imported messages not yet in the search index. */
     http_reply_json(resp, 200,
                     json_pack("{s:s, s:I, s:I, s:o}", "status", "ok", "uptime_s",
                               (json_int_t)((clock_now_ms() - req->app->started_at_ms) / 1000),
@@ -100,10 +101,17 @@ int api_metrics(struct http_request *req, struct http_response *resp)
     json_t *v;
     json_object_foreach(lag, name, v)
     {
+        if (strcmp(name, "search_backlog") == 0)
+            continue; /* rows, not events: below */
         buf_puts(b, "otklik_consumer_lag_events{consumer=\"");
         buf_puts(b, name); /* consumer names are constants of the program */
         buf_printf(b, "\"} %lld\n", (long long)json_integer_value(v));
     }
+    buf_printf(b,
+               "# HELP otklik_search_backlog_rows Imported messages whose terms wait to be "
+               "moved into the search index.\n# TYPE otklik_search_backlog_rows gauge\n"
+               "otklik_search_backlog_rows %lld\n",
+               (long long)json_integer_value(json_object_get(lag, "search_backlog")));
     json_decref(lag);
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";

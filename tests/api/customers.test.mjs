@@ -59,6 +59,31 @@ describe('import', () => {
     assert.deepEqual(look.body.open_orders.map((o) => [o.id, o.status]), [['IMP-1', 'shipped']]);
   });
 
+  it('finds imported requests by their words at once, and moves their terms into the index after', async () => {
+    const word = `жирафий${Date.now() % 100000}`;
+    const lines = [];
+    for (let i = 0; i < 150; i++) {
+      lines.push({ type: 'request', channel: 'email', source_id: uid('srch'), customer: { email: `s${i}@example.ru` }, text: `Обращение ${i}: ${word} на кассе` });
+    }
+    const r = await ndjson(lines);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.accepted, 150);
+    const found = await api(server.base, 'GET', `/api/v1/requests?q=${encodeURIComponent(word)}&limit=200`, { token });
+    assert.equal(found.status, 200);
+    assert.equal(found.body.items.length, 150);
+    let backlog = -1;
+    for (let i = 0; i < 250 && backlog !== 0; i++) {
+      const h = await (await fetch(`${server.base}/healthz`)).json();
+      backlog = h.consumers_lag.search_backlog;
+      if (backlog !== 0) await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(backlog, 0, 'the backlog was moved into the index');
+    const m = await fetch(`${server.base}/metrics`, { headers: { Authorization: `Bearer ${adminToken}` } });
+    assert.match(await m.text(), /^otklik_search_backlog_rows 0$/m);
+    const again = await api(server.base, 'GET', `/api/v1/requests?q=${encodeURIComponent(word)}&limit=200`, { token });
+    assert.equal(again.body.items.length, 150);
+  });
+
   it('counts a request in the metrics once when a batch is retried line by line', async () => {
     const created = async () => {
       const res = await fetch(`${server.base}/metrics`, { headers: { Authorization: `Bearer ${adminToken}` } });
