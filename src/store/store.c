@@ -446,6 +446,17 @@ static bool search_move_due(struct store *s)
     return s->head == NULL || now - s->search_last_ns >= SEARCH_MOVE_GAP_MS * 1000000ull;
 }
 
+/* Append j to the writer's queue.  Under mu. */
+static void queue_append(struct store *s, struct job *j)
+{
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    s->depth++;
+}
+
 /* Queue a step of the search backlog, at the queue's end.  Under mu. */
 static void search_move_queue(struct store *s)
 {
@@ -457,12 +468,7 @@ static void search_move_queue(struct store *s)
                       .async = &s->search_job, .is_background = true};
     atomic_store(&s->is_search_queued, true);
     s->search_last_ns = clock_mono_ns();
-    if (s->tail)
-        s->tail->next = j;
-    else
-        s->head = j;
-    s->tail = j;
-    s->depth++;
+    queue_append(s, j);
 }
 
 static void *writer_main(void *arg)
@@ -526,12 +532,7 @@ static bool enqueue(struct store *s, struct job *j)
         pthread_mutex_unlock(&s->mu);
         return false;
     }
-    if (s->tail)
-        s->tail->next = j;
-    else
-        s->head = j;
-    s->tail = j;
-    s->depth++;
+    queue_append(s, j);
     pthread_cond_signal(&s->has_jobs);
     pthread_mutex_unlock(&s->mu);
     return true;
