@@ -122,6 +122,17 @@ static int insert_messages(struct store_tx *tx, int64_t request_id, const struct
     return 0;
 }
 
+static bool request_exists(struct db *db, const char *channel, const char *source_id)
+{
+    sqlite3_stmt *st =
+        db_stmt(db, "SELECT 1 FROM requests WHERE channel = $1 AND source_id = $2");
+    db_bind_text_static(st, 1, channel, -1);
+    db_bind_text_static(st, 2, source_id, -1);
+    bool exists = db_step(db, st, NULL) == 1;
+    sqlite3_reset(st);
+    return exists;
+}
+
 int store_request_create(struct store_tx *tx, const struct request_in *in,
                          struct request_out *out, struct err_info *err)
 {
@@ -153,6 +164,10 @@ int store_request_create(struct store_tx *tx, const struct request_in *in,
     int64_t store_id = 0;
     if (in->store_code != NULL) {
         store_id = store_store_id_tx(tx, in->store_code);
+        if (store_id == 0 && in->is_repeat_an_error && in->source_id != NULL &&
+            request_exists(db, in->channel, in->source_id))
+            return err_set(err, ERR_CONFLICT, "source_id", "request %s/%s exists already",
+                           in->channel, in->source_id); /* the first thing wrong with it */
         if (store_id == 0)
             return err_set(err, ERR_INVALID, "store", "unknown store code '%s'", in->store_code);
     }

@@ -828,6 +828,33 @@ static void test_import_search_backlog(void **state)
     assert_int_equal(search_n(f, "кефир"), 2);
 }
 
+/* A repeated request line is reported as a repeat, also when it names an
+ * unknown store. */
+static void test_import_repeat_with_unknown_store(void **state)
+{
+    struct fx *f = *state;
+    static const char text[] =
+        "{\"type\":\"request\",\"channel\":\"email\",\"source_id\":\"rep-1\",\"text\":\"Первое\"}\n"
+        "{\"type\":\"request\",\"channel\":\"email\",\"source_id\":\"rep-1\",\"store\":\"NOPE\","
+        "\"text\":\"Повтор\"}\n"
+        "{\"type\":\"request\",\"channel\":\"email\",\"source_id\":\"rep-2\",\"store\":\"NOPE\","
+        "\"text\":\"Новое\"}\n";
+    json_t *report = import_text(f, text, strlen(text));
+    assert_int_equal(jint(report, "accepted"), 1);
+    json_t *list = json_object_get(report, "rejected");
+    assert_int_equal(json_array_size(list), 2);
+    json_t *e2 = json_object_get(json_array_get(list, 0), "error");
+    json_t *e3 = json_object_get(json_array_get(list, 1), "error");
+    assert_int_equal(jint(json_array_get(list, 0), "line"), 2);
+    assert_string_equal(json_string_value(json_object_get(e2, "code")), "conflict");
+    assert_string_equal(json_string_value(json_object_get(e2, "field")), "source_id");
+    assert_int_equal(jint(json_array_get(list, 1), "line"), 3);
+    assert_string_equal(json_string_value(json_object_get(e3, "code")), "invalid");
+    assert_string_equal(json_string_value(json_object_get(e3, "field")), "store");
+    json_decref(report);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM requests", NULL), 1);
+}
+
 /* A file of bad lines: each is counted, the first IMPORT_MAX_REJECTED listed in order,
  * and the good line after them is kept. */
 static void test_import_many_bad_lines(void **state)
@@ -952,6 +979,7 @@ int main(void)
         T(test_import_marks_bulk),
         T(test_import_many_bad_lines),
         T(test_import_search_backlog),
+        T(test_import_repeat_with_unknown_store),
         T(test_import_request_replies),
         T(test_import_report_lists_every_rejection),
         T(test_import_from_file_across_reads),
