@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/str.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -104,16 +105,9 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 
 void buf_put_i64(struct buf *b, int64_t v)
 {
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+    char tmp[I64_DEC_MAX];
+    size_t n = i64_format(v, tmp);
+    buf_put(b, tmp, n);
 }
 
 void buf_put_fixed(struct buf *b, double v, int places)

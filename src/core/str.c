@@ -151,6 +151,31 @@ void utf8_sanitize(char *s)
     }
 }
 
+size_t str_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
+}
+
+size_t i64_format(int64_t v, char out[I64_DEC_MAX])
+{
+    char tmp[I64_DEC_MAX];
+    char *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
 size_t utf8_length(const char *s, size_t len)
 {
     size_t n = 0;

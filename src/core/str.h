@@ -25,6 +25,14 @@ bool str_has_prefix(struct str s, const char *prefix);
 /* Parse a whole slice as a decimal integer in [min, max]; ERR_INVALID otherwise. */
 int str_to_i64(struct str s, int64_t min, int64_t max, int64_t *out);
 
+/* Copy src into dst of cap bytes (cap > 0), cut to fit, always terminated;
+ * returns the bytes copied.  A bounded copy without printf's cost. */
+size_t str_copy(char *dst, size_t cap, const char *src);
+
+/* v in decimal into out (terminated); returns its length (at most 20). */
+#define I64_DEC_MAX 21
+size_t i64_format(int64_t v, char out[I64_DEC_MAX]);
+
 /* Parse a whole slice as a finite decimal number in [min, max]. */
 int str_to_double(struct str s, double min, double max, double *out);
 

@@ -633,7 +633,7 @@ static void region_cached(struct store *s, struct db *db, int64_t store_id, char
         store_region_of(db, store_id, s->regions[store_id], sizeof s->regions[store_id]);
         s->is_region_known[store_id] = true;
     }
-    snprintf(out, cap, "%s", s->regions[store_id]);
+    str_copy(out, cap, s->regions[store_id]);
 }
 
 void store_region_forget(struct store *s, int64_t store_id)
@@ -669,7 +669,7 @@ int64_t store_event_add(struct store_tx *tx, const char *type, int64_t request_i
     struct hub_event *ev = &pe->ev;
     memset(ev, 0, sizeof *ev);
     ev->id = id;
-    snprintf(ev->type, sizeof ev->type, "%s", type);
+    str_copy(ev->type, sizeof ev->type, type);
     ev->request_id = request_id;
     ev->customer_id = customer_id;
     ev->store_id = store_id;

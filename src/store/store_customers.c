@@ -54,15 +54,15 @@ int64_t customer_by_identity(struct db *db, const char *kind, const char *value)
  * COALESCE): the writer's cache remembers who has one.  Keyed by the id. */
 static bool customer_named(struct store_tx *tx, int64_t id)
 {
-    char key[24];
-    snprintf(key, sizeof key, "%lld", (long long)id);
+    char key[I64_DEC_MAX];
+    i64_format(id, key);
     return wcache_get(tx->s, 'n', key) != 0;
 }
 
 static void customer_named_put(struct store_tx *tx, int64_t id)
 {
-    char key[24];
-    snprintf(key, sizeof key, "%lld", (long long)id);
+    char key[I64_DEC_MAX];
+    i64_format(id, key);
     wcache_put(tx->s, 'n', key, 1);
 }
 

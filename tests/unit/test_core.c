@@ -232,6 +232,25 @@ static void test_buf_put_i64(void **state)
     buf_free(&b);
 }
 
+static void test_str_copy_and_i64_format(void **state)
+{
+    (void)state;
+    char small[4], out[I64_DEC_MAX];
+    assert_int_equal(str_copy(small, sizeof small, "abcdef"), 3);
+    assert_string_equal(small, "abc");
+    assert_int_equal(str_copy(small, sizeof small, "ab"), 2);
+    assert_string_equal(small, "ab");
+    assert_int_equal(str_copy(small, 1, "ab"), 0);
+    assert_string_equal(small, "");
+    const int64_t v[] = {0, 9, -9, 10, 1234567890123, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", (long long)v[i]);
+        assert_int_equal(i64_format(v[i], out), strlen(want));
+        assert_string_equal(out, want);
+    }
+}
+
 /* buf_put_fixed writes what "%.*f" writes, ties aside. */
 static void test_buf_put_fixed(void **state)
 {
@@ -863,6 +882,7 @@ int main(void)
         cmocka_unit_test(test_buf_basic),
         cmocka_unit_test(test_buf_cap_sticky),
         cmocka_unit_test(test_buf_put_i64),
+        cmocka_unit_test(test_str_copy_and_i64_format),
         cmocka_unit_test(test_buf_put_fixed),
         cmocka_unit_test(test_str_to_i64),
         cmocka_unit_test(test_str_to_double),
