@@ -137,8 +137,13 @@ static void regions_check(struct store *s)
     sqlite3_stmt *st = db_stmt(s->wdb, "PRAGMA data_version");
     int64_t v = db_step(s->wdb, st, NULL) == 1 ? db_col_i64(st, 0) : -1;
     sqlite3_reset(st);
-    if (v != s->data_version)
+    if (v != s->data_version) {
         regions_forget_all(s);
+        /* Another process (an import from the command line) may have left a
+         * search backlog: a step finds out. */
+        if (s->data_version != 0)
+            atomic_store(&s->has_search_backlog, true);
+    }
     s->data_version = v;
 }
 
@@ -387,12 +392,14 @@ static struct job *background_apart(struct job **batch)
  * The search backlog (store_tx_search_add) is moved into the index a step at
  * a time, by a background job the writer queues for itself: when it has
  * nothing else to do, or at least every SEARCH_MOVE_GAP_MS under a steady
- * load, never while a bulk import runs (its batches would wait behind the
- * steps).  A step of SEARCH_MOVE_ROWS rows takes a few milliseconds, like a
- * rollup step.
+ * load.  While a bulk import runs, only every SEARCH_BULK_GAP_MS (its
+ * batches would wait behind the steps; imports back to back must not grow
+ * the backlog without end).  A step of SEARCH_MOVE_ROWS rows takes a few
+ * milliseconds, like a rollup step.
  */
 #define SEARCH_MOVE_ROWS 1000
 #define SEARCH_MOVE_GAP_MS 250
+#define SEARCH_BULK_GAP_MS 10000
 #define SEARCH_RETRY_MS 1000 /* after a step that failed */
 
 static int job_search_move(struct store_tx *tx, void *arg, struct err_info *err)
@@ -402,8 +409,11 @@ static int job_search_move(struct store_tx *tx, void *arg, struct err_info *err)
     sqlite3_stmt *st = db_stmt(db, "SELECT message_id FROM search_backlog ORDER BY message_id "
                                    "LIMIT 1 OFFSET $1");
     db_bind_i64(st, 1, SEARCH_MOVE_ROWS - 1);
-    int64_t upto = db_step(db, st, NULL) == 1 ? db_col_i64(st, 0) : INT64_MAX;
+    int step = db_step(db, st, err);
+    int64_t upto = step == 1 ? db_col_i64(st, 0) : INT64_MAX; /* 0: fewer rows, all go */
     sqlite3_reset(st);
+    if (step < 0)
+        return step;
     st = db_stmt(db, "INSERT INTO message_terms (rowid, terms) SELECT message_id, terms "
                      "FROM search_backlog WHERE message_id <= $1 ORDER BY message_id");
     db_bind_i64(st, 1, upto);
@@ -434,16 +444,23 @@ static void search_move_done(struct store_async *w)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Is a step of the search backlog due?  Under mu. */
-static bool search_move_due(struct store *s)
+/* Is a step of the search backlog due?  Under mu.  *retry_ns: when a step
+ * held back by a failed one will be due (0: none waits for a time). */
+static bool search_move_due(struct store *s, uint64_t *retry_ns)
 {
+    *retry_ns = 0;
     if (!atomic_load(&s->has_search_backlog) || atomic_load(&s->is_search_queued) ||
-        s->is_stopping || store_bulk_running(s))
+        s->is_stopping || atomic_load(&s->sync_failed))
         return false;
-    uint64_t now = clock_mono_ns();
-    if (now < atomic_load(&s->search_not_before_ns))
+    uint64_t now = clock_mono_ns(), not_before = atomic_load(&s->search_not_before_ns);
+    if (now < not_before) {
+        *retry_ns = not_before;
         return false;
-    return s->head == NULL || now - s->search_last_ns >= SEARCH_MOVE_GAP_MS * 1000000ull;
+    }
+    uint64_t since = now - s->search_last_ns;
+    if (store_bulk_running(s))
+        return since >= SEARCH_BULK_GAP_MS * 1000000ull;
+    return s->head == NULL || since >= SEARCH_MOVE_GAP_MS * 1000000ull;
 }
 
 /* Append j to the writer's queue.  Under mu. */
@@ -477,16 +494,23 @@ static void *writer_main(void *arg)
     pthread_setname_np(pthread_self(), "otklik-writer");
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        uint64_t retry_ns;
         while (s->head == NULL && !s->is_stopping) {
-            if (search_move_due(s)) {
+            if (search_move_due(s, &retry_ns)) {
                 search_move_queue(s);
                 break;
             }
-            pthread_cond_wait(&s->has_jobs, &s->mu);
+            if (retry_ns != 0) { /* a failed step is tried again on its own */
+                struct timespec until = {.tv_sec = (time_t)(retry_ns / 1000000000u),
+                                         .tv_nsec = (long)(retry_ns % 1000000000u)};
+                pthread_cond_timedwait(&s->has_jobs, &s->mu, &until);
+            } else {
+                pthread_cond_wait(&s->has_jobs, &s->mu);
+            }
         }
         if (s->head == NULL && s->is_stopping)
             break;
-        if (search_move_due(s)) /* under a load that never leaves the queue empty */
+        if (search_move_due(s, &retry_ns)) /* under a load that never leaves the queue empty */
             search_move_queue(s);
         /* Take up to max_batch jobs, leave the rest for the next batch. */
         struct job *batch = s->head, *last = s->head;
@@ -836,12 +860,12 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     if (s->opt.wal_pages <= 0)
         s->opt.wal_pages = 16000;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->has_jobs, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rfree, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->has_jobs, &ca); /* the writer's wait for a retry (writer_main) */
     pthread_cond_init(&s->sweep_stop, &ca);
     pthread_cond_init(&s->d_has, &ca); /* waits with a timeout (durable.c's presync) */
     pthread_condattr_destroy(&ca);
@@ -873,8 +897,10 @@ int store_open(const char *path, const struct store_options *opt, struct store *
     sqlite3_reset(st);
     /* A backlog left by an import that ended as the server stopped. */
     st = db_stmt(s->wdb, "SELECT EXISTS (SELECT 1 FROM search_backlog)");
-    atomic_init(&s->has_search_backlog, db_step(s->wdb, st, NULL) == 1 && db_col_i64(st, 0) != 0);
+    int has = db_step(s->wdb, st, NULL);
+    atomic_init(&s->has_search_backlog, has != 1 || db_col_i64(st, 0) != 0); /* unsure: look */
     sqlite3_reset(st);
+    s->search_last_ns = clock_mono_ns(); /* a step during imports comes SEARCH_BULK_GAP_MS on */
     if (pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
         rc = err_set(err, ERR_INTERNAL, "", "cannot start the readers' thread");
         goto fail;
@@ -1051,8 +1077,9 @@ json_t *store_consumers_lag(struct db *r, int64_t last_event_id)
         json_object_set_new(o, name, json_integer(lag > 0 ? lag : 0));
     }
     sqlite3_reset(st);
-    /* Not a consumer of events, but a worker that catches up all the same. */
-    st = db_stmt(r, "SELECT COUNT(*) FROM search_backlog");
+    /* Not a consumer of events, but a worker that catches up all the same.
+     * Counted up to a bound: a health check must not read a large backlog. */
+    st = db_stmt(r, "SELECT COUNT(*) FROM (SELECT 1 FROM search_backlog LIMIT 100000)");
     if (db_step(r, st, NULL) == 1)
         json_object_set_new(o, "search_backlog", json_integer(db_col_i64(st, 0)));
     sqlite3_reset(st);

@@ -464,7 +464,8 @@ int store_request_get(struct db *r, int64_t id, const struct scope_filter *sf, b
     return 0;
 }
 
-/* Is c a byte of a token for the index's unicode61 tokenizer?  (Non-ASCII: letters.) */
+/* Is c a byte of a token for the index's tokenizers (ascii; unicode61 of the
+ * older index, for the letters the terms hold)?  Non-ASCII bytes are. */
 static bool token_byte(unsigned char c)
 {
     return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');

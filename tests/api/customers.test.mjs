@@ -59,6 +59,8 @@ describe('import', () => {
     assert.deepEqual(look.body.open_orders.map((o) => [o.id, o.status]), [['IMP-1', 'shipped']]);
   });
 
+  // The search's reading of the backlog itself is tested in tests/unit/test_intake.c, where an
+  // import can be held: here the 150 rows may be in the index by the time the search runs.
   it('finds imported requests by their words at once, and moves their terms into the index after', async () => {
     const word = `жирафий${Date.now() % 100000}`;
     const lines = [];

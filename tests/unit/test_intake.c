@@ -826,6 +826,33 @@ static void test_import_search_backlog(void **state)
     wait_search_backlog_empty(f);
     assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms('кефир OR очеред')", NULL), 3);
     assert_int_equal(search_n(f, "кефир"), 2);
+
+    /* A backlog of several steps' rows is moved whole, in order. */
+    enum { N = 2500 };
+    size_t cap = (size_t)N * 200, len = 0;
+    char *many = xmalloc(cap);
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(many + len, cap - len,
+                                "{\"type\":\"request\",\"channel\":\"sms\",\"source_id\":\"b-%d\","
+                                "\"text\":\"Бегемот номер %d\"}\n",
+                                i, i);
+    store_bulk_begin(f->s);
+    report = import_text(f, many, len);
+    free(many);
+    assert_int_equal(jint(report, "accepted"), N);
+    json_decref(report);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM search_backlog", NULL), N);
+    assert_int_equal(search_n(f, "бегемот 1234"), 1);
+    store_bulk_end(f->s);
+    wait_search_backlog_empty(f);
+    struct buf term;
+    buf_init(&term, 0);
+    text_search_terms("Бегемот", strlen("Бегемот"), &term);
+    assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms WHERE message_terms MATCH $1",
+                               buf_cstr(&term)),
+                     N);
+    buf_free(&term);
+    assert_int_equal(search_n(f, "бегемот 1234"), 1);
 }
 
 /* A repeated request line is reported as a repeat, also when it names an
