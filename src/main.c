@@ -211,7 +211,9 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct app app = {.cfg = &cfg, .started_at_ms = clock_now_ms()};
-    struct store_options so = {.n_readers = (int)cfg.readers, .wal_pages = (int)cfg.wal_pages};
+    struct store_options so = {.n_readers = (int)cfg.readers, .wal_pages = (int)cfg.wal_pages,
+                               .commit_delay_us =
+                                   cfg.commit_delay_us > 0 ? (int)cfg.commit_delay_us : -1};
     if (store_open(cfg.db, &so, &app.store, &err) != 0) {
         fprintf(stderr, "otklik serve: %s\n", err.message);
         return 1;

@@ -51,6 +51,9 @@ static const struct option_def options[] = {
     INT_OPT(wal_pages, "16000", 100, 1000000,
             "WAL pages (4 KiB each) at which a thread copies the WAL into the database; more: "
             "pages changed again and again are copied less often, for a larger WAL"),
+    INT_OPT(commit_delay_us, "300", 0, 100000,
+            "microseconds a group commit waits for more writes to join it, while writes arrive "
+            "faster than it commits (0: never waits); one commit and one fsync then serve more"),
     INT_OPT(session_ttl_s, "43200", 60, 2592000, "how long a browser login lasts, seconds"),
     INT_OPT(login_attempts_per_min, "20", 1, 100000,
             "failed logins allowed per client address and minute"),

@@ -28,6 +28,7 @@ struct config {
     int64_t http_threads;     /* HTTP event-loop threads, 0: one per CPU */
     int64_t readers;          /* read connections to the database */
     int64_t wal_pages;        /* WAL pages at which a checkpoint copies it into the database */
+    int64_t commit_delay_us;  /* a busy group commit's wait for more writes (store_options) */
     int64_t session_ttl_s;    /* how long a login lasts */
     int64_t login_attempts_per_min; /* failed logins per client address before 429 */
     bool cookie_secure;       /* mark cookies Secure (behind HTTPS) */

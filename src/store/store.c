@@ -488,6 +488,32 @@ static void search_move_queue(struct store *s)
     queue_append(s, j);
 }
 
+/*
+ * Group commit's wait.  While callers' writes arrive faster than the writer
+ * commits (its last batch held COMMIT_DELAY_SIBLINGS jobs or more), a batch
+ * of fewer than COMMIT_DELAY_WANT waits up to opt.commit_delay_us for more
+ * to join it: its COMMIT, its fsync and the pages its requests share (the
+ * index leaves, the rules' tables) then serve more requests, for less CPU
+ * each.  A write arriving alone never waits.  Under mu.
+ */
+#define COMMIT_DELAY_SIBLINGS 4
+#define COMMIT_DELAY_WANT 16
+
+static void commit_delay(struct store *s)
+{
+    if (s->opt.commit_delay_us <= 0 || s->last_batch_n < COMMIT_DELAY_SIBLINGS ||
+        s->depth >= COMMIT_DELAY_WANT)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += (long)s->opt.commit_delay_us * 1000;
+    until.tv_sec += until.tv_nsec / 1000000000;
+    until.tv_nsec %= 1000000000;
+    while (s->depth < COMMIT_DELAY_WANT && !s->is_stopping &&
+           pthread_cond_timedwait(&s->has_jobs, &s->mu, &until) == 0)
+        ; /* each enqueue signals: count again */
+}
+
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
@@ -512,6 +538,7 @@ static void *writer_main(void *arg)
             break;
         if (search_move_due(s, &retry_ns)) /* under a load that never leaves the queue empty */
             search_move_queue(s);
+        commit_delay(s);
         /* Take up to max_batch jobs, leave the rest for the next batch. */
         struct job *batch = s->head, *last = s->head;
         int n = 1;
@@ -519,6 +546,7 @@ static void *writer_main(void *arg)
             last = last->next;
             n++;
         }
+        s->last_batch_n = n;
         s->head = last->next;
         if (s->head == NULL)
             s->tail = NULL;
@@ -859,6 +887,8 @@ int store_open(const char *path, const struct store_options *opt, struct store *
         s->opt.max_batch = 1024;
     if (s->opt.wal_pages <= 0)
         s->opt.wal_pages = 16000;
+    if (s->opt.commit_delay_us == 0)
+        s->opt.commit_delay_us = 300;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rfree, NULL);

@@ -34,6 +34,8 @@ struct store_options {
     int wal_pages;        /* the WAL is checkpointed once it holds this many pages, off
                            * the writer; by the writer at four times that when the
                            * checkpoint thread has not begun since asked (default 16000) */
+    int commit_delay_us;  /* while writes arrive faster than they commit, a batch waits up to
+                           * this for more to join it (default 300; negative: never) */
 };
 
 /* Open or create the database at path, migrate it, start the writer. */

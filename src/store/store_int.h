@@ -149,6 +149,7 @@ struct store {
     _Atomic bool is_search_queued;   /* a move is queued or running */
     _Atomic uint64_t search_not_before_ns; /* after a failed move */
     uint64_t search_last_ns;         /* the last move queued; under mu */
+    int last_batch_n;                /* jobs the writer took last time; under mu */
     struct store_async search_job;
     struct err_info search_err;
 };

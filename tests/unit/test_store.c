@@ -1383,6 +1383,64 @@ static void test_search_reads_both_indexes(void **state)
     assert_true(fresh.id != old.id);
 }
 
+/*
+ * While writes arrive faster than they commit (a last batch of four jobs or
+ * more), a batch waits up to commit_delay_us for more to join it; a write
+ * arriving alone never waits.
+ */
+static void test_commit_delay(void **state)
+{
+    struct fx *f = *state;
+    store_close(f->s);
+    struct store_options opt = {.n_readers = 2, .reader_cache_kib = 512,
+                                .writer_cache_kib = 1024, .commit_delay_us = 2000000};
+    struct err_info err = {0};
+    if (store_open(f->path, &opt, &f->s, &err) != 0)
+        fail_msg("store_open: %s", err.message);
+
+    /* Alone, one after another: no wait (the delay is 2 s). */
+    uint64_t t0 = clock_mono_ns();
+    create(f, (struct req_spec){.text = "Первое", .phone = "+79120000701"});
+    create(f, (struct req_spec){.text = "Второе", .phone = "+79120000702"});
+    assert_true(clock_mono_ns() - t0 < 1000000000ull);
+
+    /* Four jobs held behind a busy writer make a batch of four. */
+    enum { BURST = 4, N = 16 };
+    struct gate g;
+    struct writer_thread gate_w;
+    gate_hold(f, &g, &gate_w);
+    struct req_job jobs[BURST + N];
+    struct writer_thread w[BURST + N];
+    char phone[BURST + N][32];
+    for (int i = 0; i < BURST + N; i++) {
+        snprintf(phone[i], sizeof phone[i], "+7912000%04d", 800 + i);
+        req_job_init(&jobs[i], &(struct req_spec){.text = "Пачка", .phone = phone[i]});
+        w[i] = (struct writer_thread){.s = f->s, .fn = job_create_in_tx, .arg = &jobs[i]};
+    }
+    for (int i = 0; i < BURST; i++)
+        assert_int_equal(pthread_create(&w[i].th, NULL, writer_thread_main, &w[i]), 0);
+    while (store_queue_depth(f->s) < BURST)
+        sched_yield();
+    gate_open(&g, &gate_w);
+    for (int i = 0; i < BURST; i++)
+        pthread_join(w[i].th, NULL);
+
+    /* Then sixteen writes from as many threads: the first waits for the others,
+     * and all commit in one batch. */
+    struct store_syncs before = store_syncs(f->s);
+    t0 = clock_mono_ns();
+    for (int i = BURST; i < BURST + N; i++)
+        assert_int_equal(pthread_create(&w[i].th, NULL, writer_thread_main, &w[i]), 0);
+    for (int i = BURST; i < BURST + N; i++)
+        pthread_join(w[i].th, NULL);
+    for (int i = 0; i < BURST + N; i++)
+        if (w[i].rc != 0)
+            fail_msg("write %d failed: %s", i, w[i].err.message);
+    assert_true(clock_mono_ns() - t0 < 1500000000ull); /* joined by all: no 2 s wait */
+    struct store_syncs after = store_syncs(f->s);
+    assert_int_equal(after.batches - before.batches, 1);
+}
+
 static void test_list_search(void **state)
 {
     struct fx *f = *state;
@@ -2509,6 +2567,7 @@ int main(int argc, char **argv)
         T(test_identity_cache_forgets_rolled_back),
         T(test_assignee_index_holds_the_assigned),
         T(test_search_reads_both_indexes),
+        T(test_commit_delay),
         T(test_identity_two_customers_merge_suggestion),
         T(test_dedup_channel_source_id),
         T(test_unknown_store_writes_nothing),
