@@ -827,7 +827,7 @@ static void test_import_search_backlog(void **state)
     assert_int_equal(query_i64(f, "SELECT COUNT(*) FROM message_terms('кефир OR очеред')", NULL), 3);
     assert_int_equal(search_n(f, "кефир"), 2);
 
-    /* A backlog of several steps' rows is moved whole, in order. */
+    /* A backlog of several steps' rows is moved whole. */
     enum { N = 2500 };
     size_t cap = (size_t)N * 200, len = 0;
     char *many = xmalloc(cap);
