@@ -131,8 +131,9 @@ void wcache_put(struct store *s, char tag, const char *key, int64_t value)
 }
 
 /* Another process (the CLI beside the server) changed the file since the last
- * batch: a store's region may have changed with it. */
-static void regions_check(struct store *s)
+ * batch: a store's region, a cached row or the search backlog may have
+ * changed with it. */
+static void other_commits_check(struct store *s)
 {
     sqlite3_stmt *st = db_stmt(s->wdb, "PRAGMA data_version");
     int64_t v = db_step(s->wdb, st, NULL) == 1 ? db_col_i64(st, 0) : -1;
@@ -324,7 +325,7 @@ static void run_batch(struct store *s, struct job *batch)
     batch = partition(batch, is_rerunnable, &others, &cut);
     int rc = db_run(s->wdb, db_stmt(s->wdb, "BEGIN IMMEDIATE"), &cerr);
     if (rc == 0)
-        regions_check(s);
+        other_commits_check(s);
     if (rc == 0)
         rc = run_straight(s, &tx, batch, others, &cerr);
     for (struct job *j = others; rc == 0 && j != NULL; j = j->next)
@@ -1109,7 +1110,7 @@ json_t *store_consumers_lag(struct db *r, int64_t last_event_id)
     sqlite3_reset(st);
     /* Not a consumer of events, but a worker that catches up all the same.
      * Counted up to a bound: a health check must not read a large backlog. */
-    st = db_stmt(r, "SELECT COUNT(*) FROM (SELECT 1 FROM search_backlog LIMIT 100000)");
+    st = db_stmt(r, "SELECT COUNT(*) FROM (SELECT 1 FROM search_backlog LIMIT 10000)");
     if (db_step(r, st, NULL) == 1)
         json_object_set_new(o, "search_backlog", json_integer(db_col_i64(st, 0)));
     sqlite3_reset(st);

@@ -480,6 +480,21 @@ static void gate_open(struct gate *g, struct writer_thread *gate_w)
     assert_int_equal(gate_w->rc, 0);
 }
 
+/* Run the n writes of w together: queued while the writer is held, then let go. */
+static void run_held_batch(struct fx *f, struct writer_thread *w, int n)
+{
+    struct gate g;
+    struct writer_thread gate_w;
+    gate_hold(f, &g, &gate_w);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(pthread_create(&w[i].th, NULL, writer_thread_main, &w[i]), 0);
+    while (store_queue_depth(f->s) < n)
+        sched_yield();
+    gate_open(&g, &gate_w);
+    for (int i = 0; i < n; i++)
+        pthread_join(w[i].th, NULL);
+}
+
 /* Is the job running inside the batch's open transaction? */
 static bool in_transaction(struct store_tx *tx)
 {
@@ -501,9 +516,6 @@ static int job_create_in_tx(struct store_tx *tx, void *arg, struct err_info *err
 static void failing_job_in_batch(struct fx *f, bool is_rerunnable, bool is_early)
 {
     enum { N = 8, BAD = 3 };
-    struct gate g;
-    struct writer_thread gate_w;
-    gate_hold(f, &g, &gate_w);
 
     /* The writer is busy: queue N jobs, one of which fails after writing. */
     int64_t hub_before = store_hub_last_id(f->s);
@@ -522,13 +534,8 @@ static void failing_job_in_batch(struct fx *f, bool is_rerunnable, bool is_early
             jobs[i].fail_after = ERR_INVALID;
         w[i] = (struct writer_thread){.s = f->s, .fn = job_create_in_tx, .arg = &jobs[i],
                                       .is_rerunnable = is_rerunnable};
-        assert_int_equal(pthread_create(&w[i].th, NULL, writer_thread_main, &w[i]), 0);
     }
-    while (store_queue_depth(f->s) < N)
-        sched_yield();
-    gate_open(&g, &gate_w);
-    for (int i = 0; i < N; i++)
-        pthread_join(w[i].th, NULL);
+    run_held_batch(f, w, N);
 
     for (int i = 0; i < N; i++) {
         if (i == BAD) {
@@ -1406,9 +1413,6 @@ static void test_commit_delay(void **state)
 
     /* Four jobs held behind a busy writer make a batch of four. */
     enum { BURST = 4, N = 16 };
-    struct gate g;
-    struct writer_thread gate_w;
-    gate_hold(f, &g, &gate_w);
     struct req_job jobs[BURST + N];
     struct writer_thread w[BURST + N];
     char phone[BURST + N][32];
@@ -1417,13 +1421,7 @@ static void test_commit_delay(void **state)
         req_job_init(&jobs[i], &(struct req_spec){.text = "Пачка", .phone = phone[i]});
         w[i] = (struct writer_thread){.s = f->s, .fn = job_create_in_tx, .arg = &jobs[i]};
     }
-    for (int i = 0; i < BURST; i++)
-        assert_int_equal(pthread_create(&w[i].th, NULL, writer_thread_main, &w[i]), 0);
-    while (store_queue_depth(f->s) < BURST)
-        sched_yield();
-    gate_open(&g, &gate_w);
-    for (int i = 0; i < BURST; i++)
-        pthread_join(w[i].th, NULL);
+    run_held_batch(f, w, BURST);
 
     /* Then sixteen writes from as many threads: the first waits for the others,
      * and all commit in one batch. */
